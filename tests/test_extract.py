@@ -1,0 +1,92 @@
+"""Extraction as pure functions: HTML in, field values out, no network."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.http import HtmlResponse
+
+from crawlers.extract import PageContent, extract_fields
+from marketwatch.errors import ExtractionError
+
+JSONLD_PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<script type="application/ld+json">
+{"@context": "https://schema.org", "@type": "Product", "name": "  国家级 纯天然 蜂蜜 ", "sku": "YP-001",
+ "description": "源自深山，\\n  口感最佳。", "image": ["/img/1.jpg", "/img/2.jpg"],
+ "offers": {"@type": "Offer", "price": "128.00", "priceCurrency": "CNY",
+            "seller": {"@type": "Organization", "name": "甜蜜小铺", "url": "/shop/9"}}}
+</script></head><body><h1 class="title">页面标题</h1><a class="shop" href="../shop/9?from=item">店铺</a><div class="desc">页面 <b>描述</b>
+<script>var x = "不是正文";</script></div></body></html>"""
+
+
+@pytest.fixture()
+def page() -> PageContent:
+    return PageContent(JSONLD_PAGE, "http://shop.test/item/1?utm_source=x")
+
+
+def test_jsonld_fields_first_source_wins(page: PageContent) -> None:
+    fields = {
+        "title": ["jsonld:name", "css:h1.title"],
+        "text": ["jsonld:description"],
+        "price": ["jsonld:offers.price"],
+        "canonical_id": ["jsonld:sku"],
+        "shop_name": ["jsonld:offers.seller.name"],
+        "shop_url": ["jsonld:offers.seller.url"],
+        "images": ["jsonld:image"],
+    }
+    out = extract_fields(page, fields, jsonld_type="Product")
+    assert out == {
+        "title": "国家级 纯天然 蜂蜜",
+        "text": "源自深山， 口感最佳。",
+        "price": "128.00",
+        "canonical_id": "YP-001",
+        "shop_name": "甜蜜小铺",
+        "shop_url": "http://shop.test/shop/9",
+        "images": ["http://shop.test/img/1.jpg", "http://shop.test/img/2.jpg"],
+    }
+
+
+def test_css_fallback_reads_visible_text_only(page: PageContent) -> None:
+    out = extract_fields(page, {"title": ["jsonld:missing", "css:h1.title"], "text": ["css:div.desc"]},
+                         jsonld_type="Product")
+    assert out == {"title": "页面标题", "text": "页面 描述"}
+
+
+def test_attribute_and_xpath_sources(page: PageContent) -> None:
+    out = extract_fields(page, {"title": ["xpath://h1/text()"], "shop_url": ["css:a.shop@href"]})
+    assert out["title"] == "页面标题"
+    assert out["shop_url"] == "http://shop.test/shop/9?from=item"  # URL fields are made absolute
+
+
+def test_missing_fields_are_left_out(page: PageContent) -> None:
+    assert extract_fields(page, {"shop_licence": ["css:span.licence", "jsonld:nothing"]}) == {}
+
+
+def test_broken_html_still_extracts() -> None:
+    page = PageContent("<html><body><h1 class=t>标题<div class='d'>正文<p>未闭合", "http://x.test/")
+    assert extract_fields(page, {"title": ["css:h1.t"], "text": ["css:div.d"]}) == {"title": "标题 正文 未闭合",
+                                                                                "text": "正文 未闭合"}
+
+
+def test_unreadable_jsonld_is_an_extraction_error() -> None:
+    page = PageContent('<script type="application/ld+json">{"@type": "Product", "name": </script>', "http://x.test/")
+    with pytest.raises(ExtractionError, match="unreadable JSON-LD"):
+        extract_fields(page, {"title": ["jsonld:name"]}, jsonld_type="Product")
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        # Right header.
+        ({"Content-Type": "text/html; charset=GBK"}, "<html><body><h1>国家级保健品 根治失眠</h1></body></html>"),
+        # No header charset: the meta tag decides.
+        ({"Content-Type": "text/html"},
+         '<html><head><meta charset="gbk"></head><body><h1>国家级保健品 根治失眠</h1></body></html>'),
+        # GB18030-only characters under a GBK label still decode (w3lib reads GBK as its superset GB18030).
+        ({"Content-Type": "text/html; charset=gb2312"}, "<html><body><h1>国家级保健品 根治失眠</h1></body></html>"),
+    ],
+)
+def test_chinese_encodings_decode(headers: dict[str, str], body: str) -> None:
+    raw = body.encode("gb18030")
+    response = HtmlResponse("http://x.test/item", body=raw, headers=headers)
+    out = extract_fields(PageContent(response.text, response.url), {"title": ["css:h1"]})
+    assert out["title"] == "国家级保健品 根治失眠"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -548,3 +549,26 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
 
 def _tail_text(text: str, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def usable_node_dir(node_dir: Path) -> Path:
+    """``node_dir``, or a stand-in under /var/tmp when root runs from a tree the service user cannot enter.
+
+    As root the node runs as :data:`SERVICE_USER`, which needs search permission on every directory above its
+    files. A checkout under a 0700 home (``/root/...``) does not give it; rather than loosen the home's permissions
+    we place the node's files in a directory of its own, derived from the requested path so each checkout keeps its
+    own data.
+    """
+    node_dir = node_dir.resolve()
+    if os.geteuid() != 0:
+        return node_dir
+    for parent in [node_dir, *node_dir.parents]:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+            digest = hashlib.sha256(str(node_dir).encode()).hexdigest()[:12]
+            fallback = Path("/var/tmp/marketwatch-node") / digest
+            log.info("%s is not reachable by %s; using %s for the node's files", node_dir, SERVICE_USER, fallback)
+            fallback.mkdir(parents=True, exist_ok=True)
+            for p in (fallback.parent, fallback):
+                p.chmod(0o755)
+            return fallback
+    return node_dir

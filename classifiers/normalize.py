@@ -1,0 +1,326 @@
+"""Text normalisation that undoes sellers' spelling tricks while keeping a map back to the original text.
+
+Rules and the model look at the *normalised* text (half-width, lowercase, Simplified, no separators stuffed between
+CJK characters, common evasions spelled out), but every flag shown to an officer must quote the *original* span: a
+flag is evidence, and evidence must be what the page said. So :func:`normalize` returns a :class:`Normalized` that
+carries, for every normalised character, the span of original characters it came from.
+
+Steps, in order (each is one table or one compiled regex, built once, so the common case stays in C):
+
+1. per character: NFKC (full-width → half-width, ① → 1, ㎡ → m2), lowercase, Traditional → Simplified, drop
+   invisible characters (zero-width, other format and control characters, combining marks, variation selectors),
+   plus the ``chars`` table of ``rules/evasions.yaml``;
+2. drop runs of "soft" separators (spaces, dots, dashes, emoji, dingbats …) that touch a CJK character on one side
+   and a letter/digit/CJK character on the other — "国 家 级", "最❤佳", "治.愈" — but keep sentence punctuation
+   (。，！？；：、 and newlines), so words from two sentences are not glued into a false hit;
+3. the ``terms`` of ``rules/evasions.yaml`` (pinyin, homophones, split radicals, contact aliases).
+
+Traditional → Simplified is done character by character with OpenCC's ``t2s`` character table. OpenCC's phrase table
+would pick better readings for a few words (乾隆 stays 乾隆, we give 干隆), but every entry of both tables maps one
+character to one character (checked at build time), so char-by-char keeps offsets trivial; for matching Simplified
+rule patterns the difference does not matter.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from marketwatch.errors import ConfigError
+
+__all__ = ["Normalized", "normalize", "char_map", "EVASIONS_PATH", "CJK"]
+
+#: The evasion map shipped with the rules.
+EVASIONS_PATH = Path(__file__).with_name("rules") / "evasions.yaml"
+
+#: Regex character class body for CJK ideographs (incl. radicals used in split-character tricks).
+CJK = "\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+
+# "Soft" separators: characters sellers insert inside a word to break keyword filters. Sentence punctuation is *not*
+# soft (see module docstring). Applied after NFKC, so full-width forms are already ASCII here.
+_SOFT = (
+    "[^\\S\\n\\r]"  # any whitespace except line breaks (NFKC turned U+3000 into a space)
+    "|[.\\-_*~'\"`^|/\\\\#@&=<>·•‧・…‐-―“”‘’]"  # in-word dots, dashes, quotes, slashes
+    "|[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u2500-\u27bf\u2900-\u2bff\u3200-\u32ff]"  # arrows, shapes, dingbats
+    "|[\U0001f000-\U0001faff]"  # emoji and pictographs
+)
+_WORD = f"[^\\W_]"
+_SOFT_RUN = re.compile(f"(?<=[{CJK}])(?:{_SOFT})+(?={_WORD})|(?<={_WORD})(?:{_SOFT})+(?=[{CJK}])")
+
+# Ranges scanned when building the character table: the BMP plus the supplementary blocks that have NFKC mappings
+# or invisible characters. Scanning all 1.1M code points would cost ~1 s at first use for nothing.
+_EXTRA_RANGES = ((0x1D400, 0x1D800), (0x1F100, 0x1F200), (0x2F800, 0x2FA20), (0xE0000, 0xE01F0))
+# Dropped everywhere: controls, format characters (zero-width space/joiner, BOM, soft hyphen), surrogates, private use
+# (icon-font glyphs in scraped text), combining marks and variation selectors ("最̶佳", "❤️").
+_DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Mn", "Me"})
+_KEEP_CONTROLS = {"\n": "\n", "\t": " ", "\r": "\n", "\x0b": " ", "\x0c": " "}
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """A normalised text and the way back to the original.
+
+    ``starts[i]``/``ends[i]`` are the original span of normalised character ``i``; ``None`` means identity (the
+    common case: nothing was inserted or removed), which saves building two lists per document.
+    """
+
+    #: The normalised text that rules and models read.
+    text: str
+    #: Length of the original text (the end of any span reaching the end of :attr:`text`).
+    original_length: int
+    _starts: list[int] | None = None
+    _ends: list[int] | None = None
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map the normalised span ``[start, end)`` to the smallest original span that produced it.
+
+        An empty span maps to an empty span at the corresponding original position.
+        """
+        n = len(self.text)
+        if not 0 <= start <= end <= n:
+            raise ValueError(f"span ({start}, {end}) is outside the normalised text of length {n}")
+        if self._starts is None or self._ends is None:
+            return start, end
+        if start == end:
+            pos = self._starts[start] if start < n else self.original_length
+            return pos, pos
+        return self._starts[start], self._ends[end - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    replace: str | None
+    replace_map: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    one_to_one: dict[int, str]
+    special: dict[int, str]  # characters that map to 0 or ≥2 characters
+    special_re: re.Pattern[str]
+    terms: tuple[_Term, ...]
+    terms_re: re.Pattern[str] | None
+
+
+def _t2s_table() -> dict[str, str]:
+    """OpenCC t2s character table (first candidate), verified 1:1 so offsets survive."""
+    import opencc
+
+    table: dict[str, str] = {}
+    base = Path(opencc.__file__).parent / "dictionary"
+    for name in ("TSCharacters.txt",):
+        for line in (base / name).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            src, _, dst = line.partition("\t")
+            dst = dst.split(" ")[0]
+            if len(src) != 1 or len(dst) != 1:
+                raise ConfigError(f"{base / name}: entry {line!r} is not one character to one; t2s offsets need 1:1")
+            if src != dst:
+                table[src] = dst
+    return table
+
+
+def _load_evasions(path: Path) -> tuple[dict[str, str], list[tuple[str, _Term]]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the evasion map ({exc}); fix the YAML or restore the file") from exc
+    if not isinstance(data, dict) or set(data) - {"version", "chars", "terms"}:
+        raise ConfigError(f"{path}: expected a mapping with keys version, chars, terms")
+    chars: dict[str, str] = {}
+    for i, entry in enumerate(data.get("chars") or []):
+        src, dst = str(entry.get("from", "")), str(entry.get("to", ""))
+        if len(src) != len(dst) or not src:
+            raise ConfigError(f"{path}: chars[{i}]: 'from' and 'to' must be non-empty and of equal length")
+        chars.update(zip(src, dst))
+    terms: list[tuple[str, _Term]] = []
+    for i, entry in enumerate(data.get("terms") or []):
+        allowed = {"pattern", "replace", "replace_map", "why", "examples"}
+        if not isinstance(entry, dict) or set(entry) - allowed or "pattern" not in entry or "why" not in entry:
+            raise ConfigError(f"{path}: terms[{i}]: needs 'pattern', 'why' and one of 'replace'/'replace_map'; "
+                              f"allowed keys: {sorted(allowed)}")
+        if ("replace" in entry) == ("replace_map" in entry):
+            raise ConfigError(f"{path}: terms[{i}] ({entry['pattern']!r}): give exactly one of replace/replace_map")
+        try:
+            re.compile(entry["pattern"])
+        except re.error as exc:
+            raise ConfigError(f"{path}: terms[{i}]: bad regex {entry['pattern']!r}: {exc}") from exc
+        rmap = entry.get("replace_map")
+        terms.append((entry["pattern"], _Term(entry.get("replace"), dict(rmap) if rmap else None)))
+    return chars, terms
+
+
+def _char_result(ch: str, t2s: dict[str, str], extra: dict[str, str]) -> str:
+    """What one original character becomes after step 1."""
+    if ch in _KEEP_CONTROLS:
+        return _KEEP_CONTROLS[ch]
+    if unicodedata.category(ch) in _DROP_CATEGORIES:
+        return ""
+    out = unicodedata.normalize("NFKC", ch).lower()
+    out = "".join(extra.get(c, t2s.get(c, c)) for c in out if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
+    return out
+
+
+@functools.cache
+def _tables(evasions_path: str = str(EVASIONS_PATH)) -> _Tables:
+    t2s = _t2s_table()
+    extra, terms = _load_evasions(Path(evasions_path))
+    one_to_one: dict[int, str] = {}
+    special: dict[int, str] = {}
+
+    def visit(cp: int) -> None:
+        ch = chr(cp)
+        out = _char_result(ch, t2s, extra)
+        if out == ch:
+            return
+        if len(out) == 1:
+            one_to_one[cp] = out
+        else:
+            special[cp] = out
+
+    for cp in range(0x10000):
+        visit(cp)
+    for lo, hi in _EXTRA_RANGES:
+        for cp in range(lo, hi):
+            visit(cp)
+    for ch in list(t2s) + list(extra):  # supplementary-plane traditional characters, if any
+        if ord(ch) not in one_to_one and ord(ch) not in special:
+            visit(ord(ch))
+    special_re = re.compile(f"[{_char_class(special)}]")
+    terms_re = (
+        re.compile("|".join(f"(?P<t{i}>{pat})" for i, (pat, _) in enumerate(terms))) if terms else None
+    )
+    return _Tables(one_to_one, special, special_re, tuple(t for _, t in terms), terms_re)
+
+
+def _char_class(cps: dict[int, str]) -> str:
+    """Compact character-class body (ranges) for a set of code points."""
+    out: list[str] = []
+    items = sorted(cps)
+    i = 0
+    while i < len(items):
+        j = i
+        while j + 1 < len(items) and items[j + 1] == items[j] + 1:
+            j += 1
+        lo, hi = chr(items[i]), chr(items[j])
+        out.append(re.escape(lo) if i == j else f"{re.escape(lo)}-{re.escape(hi)}")
+        i = j + 1
+    return "".join(out)
+
+
+def char_map(text: str) -> str:
+    """Step 1 only (per-character mapping), without offsets.
+
+    Used by the rulebook to check that rule patterns are written in normalised form (e.g. no uppercase or
+    Traditional characters that could never match).
+    """
+    tables = _tables()
+    return text.translate(tables.one_to_one).translate(tables.special)
+
+
+def _splice(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    edits: list[tuple[int, int, str]],
+) -> tuple[str, list[int], list[int]]:
+    """Replace the sorted, non-overlapping ``[a, b)`` ranges by strings, carrying offsets along."""
+    parts: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    pos = 0
+    for a, b, rep in edits:
+        parts.append(text[pos:a])
+        new_starts.extend(starts[pos:a])
+        new_ends.extend(ends[pos:a])
+        if rep:
+            parts.append(rep)
+            if len(rep) == b - a:  # same length: keep per-character granularity
+                new_starts.extend(starts[a:b])
+                new_ends.extend(ends[a:b])
+            else:
+                new_starts.extend([starts[a]] * len(rep))
+                new_ends.extend([ends[b - 1]] * len(rep))
+        pos = b
+    parts.append(text[pos:])
+    new_starts.extend(starts[pos:])
+    new_ends.extend(ends[pos:])
+    return "".join(parts), new_starts, new_ends
+
+
+def _step1(text: str, tables: _Tables) -> tuple[str, list[int] | None, list[int] | None]:
+    specials = list(tables.special_re.finditer(text))
+    if not specials:
+        return text.translate(tables.one_to_one), None, None
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in specials:
+        i = m.start()
+        if i > pos:
+            parts.append(text[pos:i].translate(tables.one_to_one))
+            starts.extend(range(pos, i))
+            ends.extend(range(pos + 1, i + 1))
+        rep = tables.special.get(ord(text[i]), "")  # lone surrogates are not in the table: drop them
+        if rep:
+            parts.append(rep)
+            starts.extend([i] * len(rep))
+            ends.extend([i + 1] * len(rep))
+        pos = i + 1
+    if pos < len(text):
+        parts.append(text[pos:].translate(tables.one_to_one))
+        starts.extend(range(pos, len(text)))
+        ends.extend(range(pos + 1, len(text) + 1))
+    return "".join(parts), starts, ends
+
+
+def normalize(text: str, *, evasions: str | os.PathLike[str] | None = None) -> Normalized:
+    """Normalise ``text`` for matching; see the module docstring for the steps.
+
+    ``evasions`` points at another evasion map (tests); the shipped one is used by default. Tables are built once
+    per map and cached.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"normalize() expects str, got {type(text).__name__}; decode bytes first")
+    tables = _tables(str(evasions) if evasions is not None else str(EVASIONS_PATH))
+    original_length = len(text)
+    out, starts, ends = _step1(text, tables)
+
+    edits = [(m.start(), m.end(), "") for m in _SOFT_RUN.finditer(out)]
+    if edits:
+        if starts is None or ends is None:
+            starts, ends = list(range(len(out))), list(range(1, len(out) + 1))
+        out, starts, ends = _splice(out, starts, ends, edits)
+
+    if tables.terms_re is not None:
+        term_edits: list[tuple[int, int, str]] = []
+        for m in tables.terms_re.finditer(out):
+            term = tables.terms[int(m.lastgroup[1:])]  # type: ignore[index]
+            matched = m.group()
+            rep = term.replace if term.replace is not None else (term.replace_map or {}).get(matched, matched)
+            if rep != matched and m.end() > m.start():
+                term_edits.append((m.start(), m.end(), rep))
+        if term_edits:
+            if starts is None or ends is None:
+                starts, ends = list(range(len(out))), list(range(1, len(out) + 1))
+            out, starts, ends = _splice(out, starts, ends, term_edits)
+
+    return Normalized(out, original_length, starts, ends)
+
+
+def evasion_examples(path: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+    """``(original, expected normalised)`` pairs from the evasion map, for tests."""
+    data: Any = yaml.safe_load(Path(path or EVASIONS_PATH).read_text(encoding="utf-8"))
+    pairs: list[tuple[str, str]] = []
+    for entry in data.get("terms") or []:
+        pairs.extend((str(k), str(v)) for k, v in (entry.get("examples") or {}).items())
+    return pairs

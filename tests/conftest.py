@@ -48,7 +48,7 @@ def alias(es) -> Iterator[str]:  # noqa: ANN001
     name = f"mw-test-{uuid.uuid4().hex[:8]}"
     yield name
     es.indices.delete(index=f"{name}-*", ignore_unavailable=True, allow_no_indices=True)
-    es.indices.delete_index_template(name=name, ignore=[404])
+    es.options(ignore_status=404).indices.delete_index_template(name=name)
 
 
 @pytest.fixture(scope="session")

@@ -146,6 +146,8 @@ class TextModel:
             if contrib[o] <= 0:
                 break
             term = names[idx[o]]
+            if not term.isalnum():  # n-grams with punctuation or spaces explain nothing to an officer
+                continue
             # Prefer longer n-grams: a 3-gram contains the 1- and 2-grams that also fired.
             if any(term in kept for kept, _ in out):
                 continue

@@ -1,0 +1,1 @@
+"""Local demo marketplace with ground truth, for tests, demos and crawl benchmarks; the API is in ``demo.site``."""

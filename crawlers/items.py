@@ -77,6 +77,8 @@ class ListingItem(_Captured):
     shop_name: str | None = attrs.field(default=None, converter=_strip)
     #: Shop home page URL.
     shop_url: str | None = None
+    #: Operator (经营主体) named on the shop page.
+    shop_operator: str | None = attrs.field(default=None, converter=_strip)
     #: Business-licence number (统一社会信用代码) shown by the shop; None when the shop does not display one.
     shop_licence: str | None = attrs.field(default=None, converter=_strip)
 

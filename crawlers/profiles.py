@@ -20,7 +20,7 @@ PROFILES_DIR = Path(__file__).parent / "profiles"
 ITEM_KINDS = ("listing", "ad")
 SOURCE_PREFIXES = ("jsonld:", "css:", "xpath:")
 LISTING_FIELDS = ("title", "text", "price", "currency", "canonical_id", "category", "images", "shop_name", "shop_url",
-                  "shop_licence")
+                  "shop_operator", "shop_licence")
 AD_FIELDS = ("title", "text", "advertiser", "images")
 SHOP_FIELDS = ("shop_name", "shop_licence", "shop_operator")
 

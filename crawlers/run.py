@@ -34,7 +34,7 @@ def run_crawl(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Crawl each profile (concurrently, one reactor) and return each crawl's final stats by profile name."""
-    process = CrawlerProcess(scrapy_settings(settings, overrides), install_root_handler=True)
+    process = CrawlerProcess(scrapy_settings(settings, overrides))
     crawlers = {}
     for p in profiles:
         profile = load_profile(p) if isinstance(p, str) else p

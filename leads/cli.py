@@ -55,9 +55,9 @@ def cmd_demo_site(args: argparse.Namespace, settings: Settings) -> int:
         json.dump(truth(base, seed=args.seed, scale=args.scale), sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
-    print(f"demo marketplace on http://{args.host}:{args.port}/ (Ctrl-C stops it)", flush=True)
     try:
-        serve_forever(args.host, args.port, args.seed, args.scale)
+        serve_forever(args.host, args.port, args.seed, args.scale,
+                      ready=lambda url: print(f"demo marketplace on {url}/ (Ctrl-C stops it)", flush=True))
     except KeyboardInterrupt:
         pass
     return 0

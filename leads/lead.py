@@ -11,7 +11,7 @@ from typing import Any, Mapping
 #: Item fields copied onto the lead as they are.
 ITEM_FIELDS = (
     "url", "platform", "profile", "captured_at", "title", "text", "images", "fetch", "content_hash", "evidence",
-    "canonical_id", "price", "currency", "category", "shop_name", "shop_url", "shop_licence",
+    "canonical_id", "price", "currency", "category", "shop_name", "shop_url", "shop_operator", "shop_licence",
     "advertiser", "landing_url", "slot_page_url", "position",
 )
 

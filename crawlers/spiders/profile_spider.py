@@ -155,6 +155,7 @@ class ProfileSpider(scrapy.Spider):
     @staticmethod
     def _with_shop(item: ListingItem, shop: dict[str, Any]) -> ListingItem:
         item.shop_name = item.shop_name or shop.get("shop_name")
+        item.shop_operator = item.shop_operator or shop.get("shop_operator")
         item.shop_licence = item.shop_licence or shop.get("shop_licence")
         if shop.get("shop_page_evidence") and item.evidence is not None:
             page_ev = shop["shop_page_evidence"]

@@ -29,13 +29,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
 from marketwatch.errors import ConfigError
 
-__all__ = ["Normalized", "normalize", "char_map", "EVASIONS_PATH", "CJK"]
+__all__ = ["CJK", "EVASIONS_PATH", "FastPattern", "Normalized", "char_map", "compile_fast", "normalize"]
 
 #: The evasion map shipped with the rules.
 EVASIONS_PATH = Path(__file__).with_name("rules") / "evasions.yaml"
@@ -44,15 +45,18 @@ EVASIONS_PATH = Path(__file__).with_name("rules") / "evasions.yaml"
 CJK = "\u2e80-\u2fdf\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 
 # "Soft" separators: characters sellers insert inside a word to break keyword filters. Sentence punctuation is *not*
-# soft (see module docstring). Applied after NFKC, so full-width forms are already ASCII here.
+# soft (see module docstring). Applied after step 1, so full-width forms are ASCII and every space is " ".
 _SOFT = (
-    "[^\\S\\n\\r]"  # any whitespace except line breaks (NFKC turned U+3000 into a space)
-    "|[.\\-_*~'\"`^|/\\\\#@&=<>·•‧・…‐-―“”‘’]"  # in-word dots, dashes, quotes, slashes
-    "|[\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u2500-\u27bf\u2900-\u2bff\u3200-\u32ff]"  # arrows, shapes, dingbats
-    "|[\U0001f000-\U0001faff]"  # emoji and pictographs
+    " .\\-_*~'\"`^|/\\\\#@&=<>·•‧・…‐-―“”‘’"  # in-word spaces, dots, dashes, quotes, slashes
+    "\u2190-\u21ff\u2300-\u23ff\u2460-\u24ff\u2500-\u27bf\u2900-\u2bff\u3200-\u32ff"  # arrows, shapes, dingbats
+    "\U0001f000-\U0001faff"  # emoji and pictographs
 )
-_WORD = f"[^\\W_]"
-_SOFT_RUN = re.compile(f"(?<=[{CJK}])(?:{_SOFT})+(?={_WORD})|(?<={_WORD})(?:{_SOFT})+(?=[{CJK}])")
+_WORD = "[^\\W_]"
+# Starts with a plain character class so that the regex engine skips non-separator text in C; the lookbehinds of
+# width 2 then check the character before the run.
+_SOFT_RUN = re.compile(
+    f"[{_SOFT}](?:(?<=[{CJK}][{_SOFT}])[{_SOFT}]*(?={_WORD})|(?<={_WORD}[{_SOFT}])[{_SOFT}]*(?=[{CJK}]))"
+)
 
 # Ranges scanned when building the character table: the BMP plus the supplementary blocks that have NFKC mappings
 # or invisible characters. Scanning all 1.1M code points would cost ~1 s at first use for nothing.
@@ -60,7 +64,9 @@ _EXTRA_RANGES = ((0x1D400, 0x1D800), (0x1F100, 0x1F200), (0x2F800, 0x2FA20), (0x
 # Dropped everywhere: controls, format characters (zero-width space/joiner, BOM, soft hyphen), surrogates, private use
 # (icon-font glyphs in scraped text), combining marks and variation selectors ("最̶佳", "❤️").
 _DROP_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Mn", "Me"})
-_KEEP_CONTROLS = {"\n": "\n", "\t": " ", "\r": "\n", "\x0b": " ", "\x0c": " "}
+_KEEP_CONTROLS = {
+    "\n": "\n", "\t": " ", "\r": "\n", "\x0b": " ", "\x0c": " ", "\u2028": "\n", "\u2029": "\n", "\u1680": " ",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +112,144 @@ class _Tables:
     special: dict[int, str]  # characters that map to 0 or ≥2 characters
     special_re: re.Pattern[str]
     terms: tuple[_Term, ...]
-    terms_re: re.Pattern[str] | None
+    terms_re: FastPattern | None
+
+
+# --- fast scanning --------------------------------------------------------------------------------------------------
+#
+# Python's regex engine only skips ahead in C when a pattern starts with a literal or a plain character class; a
+# pattern that starts with a group, an alternation of groups or a lookbehind is tried at every position. Rule
+# patterns are written for readability ("(全网|全国)最…", "(?<![a-z])zui…"), so :func:`compile_fast` computes the
+# set of characters a match can start with and rewrites ``X`` as ``[F](?<=(?=(X))[\s\S])``: the engine scans for
+# ``F`` in C, and at each candidate the lookbehind steps back one character and tries ``X`` there. Group 1 holds the
+# real match. Measured 3–10× faster on 500-character texts. Candidate matches may overlap (one per start
+# character); callers merge or skip them.
+
+_Interval = tuple[int, int]
+
+
+def _first_chars(items: Any) -> tuple[list[_Interval] | None, bool]:
+    """(code-point intervals a match of ``items`` can start with, whether ``items`` can match empty).
+
+    ``None`` means "unknown or too broad" (``.``, ``\\d``, negated classes, backreferences): no prefilter then.
+    """
+    from re import _constants as c
+
+    found: list[_Interval] = []
+    for op, av in items:
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            continue  # zero-width: look at the next item
+        if op is c.LITERAL:
+            found.append((av, av))
+            return found, False
+        if op is c.IN:
+            for iop, iav in av:
+                if iop is c.LITERAL:
+                    found.append((iav, iav))
+                elif iop is c.RANGE:
+                    found.append((iav[0], iav[1]))
+                else:  # NEGATE, CATEGORY (\\d, \\w …): too broad to be worth it
+                    return None, False
+            return found, False
+        if op is c.BRANCH:
+            nullable = False
+            for alt in av[1]:
+                sub, sub_nullable = _first_chars(alt)
+                if sub is None:
+                    return None, False
+                found.extend(sub)
+                nullable = nullable or sub_nullable
+            if not nullable:
+                return found, False
+            continue
+        if op in (c.SUBPATTERN, c.ATOMIC_GROUP):
+            if op is c.SUBPATTERN:
+                _group, add_flags, _del_flags, sub_pattern = av
+                if add_flags & re.IGNORECASE:
+                    return None, False
+            else:
+                sub_pattern = av
+            sub, sub_nullable = _first_chars(sub_pattern)
+            if sub is None:
+                return None, False
+            found.extend(sub)
+            if not sub_nullable:
+                return found, False
+            continue
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, _high, sub_pattern = av
+            sub, sub_nullable = _first_chars(sub_pattern)
+            if sub is None:
+                return None, False
+            found.extend(sub)
+            if low > 0 and not sub_nullable:
+                return found, False
+            continue
+        return None, False  # ANY, NOT_LITERAL, GROUPREF, … : give up
+    return found, True
+
+
+def _class_body(intervals: list[_Interval]) -> str:
+    merged: list[list[int]] = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return "".join(
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in merged
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FastPattern:
+    """A compiled regex plus a C-level prefilter on its first character (see the comment above)."""
+
+    #: The regex as written.
+    pattern: str
+    _rx: re.Pattern[str]
+    _group: int
+    #: Characters every match starts with, when that set is small (≤ 512); lets callers skip the regex entirely when
+    #: none of them occurs in the text (``first_chars.isdisjoint(set(text))``). ``None``: unknown or broad.
+    first_chars: frozenset[str] | None = None
+
+    def spans(self, text: str, pos: int = 0, endpos: int | None = None) -> list[tuple[int, int]]:
+        """Spans of matches starting at every candidate position (may overlap when prefiltered), in order."""
+        g = self._group
+        it = self._rx.finditer(text, pos) if endpos is None else self._rx.finditer(text, pos, endpos)
+        return [m.span(g) for m in it]
+
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> bool:
+        """Whether the regex matches anywhere in ``text[pos:endpos]``."""
+        m = self._rx.search(text, pos) if endpos is None else self._rx.search(text, pos, endpos)
+        return m is not None
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """Raw matches; read the real match with ``m.span(self.group)`` / ``m.group(self.group)``."""
+        return self._rx.finditer(text)
+
+    @property
+    def group(self) -> int:
+        """Group holding the real match (0 when not prefiltered)."""
+        return self._group
+
+
+def compile_fast(pattern: str) -> FastPattern:
+    """Compile ``pattern`` (raising ``re.error`` like ``re.compile``) with a first-character prefilter when possible."""
+    from re import _parser
+
+    plain = re.compile(pattern)
+    try:
+        first, nullable = _first_chars(_parser.parse(pattern).data)
+    except Exception:  # private parser API changed: stay correct, just slower
+        first, nullable = None, True
+    if first is None or nullable or not first:
+        return FastPattern(pattern, plain, 0)
+    # One capturing group is added in front, so user backreferences by number would shift; rules do not use them.
+    wrapped = f"[{_class_body(first)}](?<=(?=({pattern}))[\\s\\S])"
+    size = sum(hi - lo + 1 for lo, hi in first)
+    chars = frozenset(chr(cp) for lo, hi in first for cp in range(lo, hi + 1)) if size <= 512 else None
+    return FastPattern(pattern, re.compile(wrapped), 1, chars)
 
 
 def _t2s_table() -> dict[str, str]:
@@ -160,7 +303,7 @@ def _load_evasions(path: Path) -> tuple[dict[str, str], list[tuple[str, _Term]]]
 
 def _char_result(ch: str, t2s: dict[str, str], extra: dict[str, str]) -> str:
     """What one original character becomes after step 1."""
-    if ch in _KEEP_CONTROLS:
+    if ch in _KEEP_CONTROLS:  # line breaks stay (sentence boundaries), other whitespace becomes " "
         return _KEEP_CONTROLS[ch]
     if unicodedata.category(ch) in _DROP_CATEGORIES:
         return ""
@@ -195,9 +338,7 @@ def _tables(evasions_path: str = str(EVASIONS_PATH)) -> _Tables:
         if ord(ch) not in one_to_one and ord(ch) not in special:
             visit(ord(ch))
     special_re = re.compile(f"[{_char_class(special)}]")
-    terms_re = (
-        re.compile("|".join(f"(?P<t{i}>{pat})" for i, (pat, _) in enumerate(terms))) if terms else None
-    )
+    terms_re = compile_fast("|".join(f"(?P<t{i}>{pat})" for i, (pat, _) in enumerate(terms))) if terms else None
     return _Tables(one_to_one, special, special_re, tuple(t for _, t in terms), terms_re)
 
 
@@ -303,12 +444,20 @@ def normalize(text: str, *, evasions: str | os.PathLike[str] | None = None) -> N
 
     if tables.terms_re is not None:
         term_edits: list[tuple[int, int, str]] = []
+        group = tables.terms_re.group
+        last_end = 0
         for m in tables.terms_re.finditer(out):
-            term = tables.terms[int(m.lastgroup[1:])]  # type: ignore[index]
-            matched = m.group()
+            start, end = m.span(group)
+            if start < last_end or end == start:  # prefilter candidates overlap; first match wins, like re.sub
+                continue
+            # The prefilter wraps the alternation in group 1, so ``lastgroup`` names that; find the term's group.
+            name = next(k for k, v in m.groupdict().items() if v is not None)
+            term = tables.terms[int(name[1:])]
+            matched = m.group(group)
             rep = term.replace if term.replace is not None else (term.replace_map or {}).get(matched, matched)
-            if rep != matched and m.end() > m.start():
-                term_edits.append((m.start(), m.end(), rep))
+            if rep != matched:
+                term_edits.append((start, end, rep))
+            last_end = end
         if term_edits:
             if starts is None or ends is None:
                 starts, ends = list(range(len(out))), list(range(1, len(out) + 1))

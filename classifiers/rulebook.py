@@ -7,6 +7,7 @@ without reading Python, and so every flag can name its legal basis. A rule fires
 Rule file layout::
 
     terms:                      # optional placeholders for this file, used as {{name}} in any regex
+                                # (whitespace in a term is ignored, so long lists may span lines)
       disease: 糖尿病|高血压
     rules:
       - id: AD-17-food-disease              # stable; <LAW>-<article>-<slug>
@@ -37,7 +38,7 @@ from typing import Any
 import attrs
 import yaml
 
-from classifiers.normalize import Normalized, char_map, normalize
+from classifiers.normalize import FastPattern, Normalized, char_map, compile_fast, normalize
 from marketwatch.errors import ConfigError
 
 __all__ = ["LABELS", "RULES_DIR", "Rule", "RuleHit", "Rulebook"]
@@ -135,10 +136,10 @@ class RuleHit:
 @attrs.define(frozen=True)
 class _Compiled:
     rule: Rule
-    pattern: re.Pattern[str]
-    exceptions: re.Pattern[str] | None
-    requires: re.Pattern[str] | None
-    unless: re.Pattern[str] | None
+    pattern: FastPattern
+    exceptions: FastPattern | None
+    requires: FastPattern | None
+    unless: FastPattern | None
 
 
 def _fail(source: str, rule_id: str | None, message: str) -> ConfigError:
@@ -157,7 +158,7 @@ def _expand(regex: str, terms: dict[str, str], source: str, rule_id: str | None)
     return _PLACEHOLDER_RE.sub(sub, regex)
 
 
-def _compile(regexes: Sequence[str], source: str, rule_id: str, key: str) -> re.Pattern[str] | None:
+def _compile(regexes: Sequence[str], source: str, rule_id: str, key: str) -> FastPattern | None:
     if not regexes:
         return None
     for regex in regexes:
@@ -175,7 +176,7 @@ def _compile(regexes: Sequence[str], source: str, rule_id: str, key: str) -> re.
             raise _fail(source, rule_id, f"{key}: regex {regex!r} contains characters the normaliser rewrites "
                                          f"({''.join(bad)!r}: uppercase, full-width or Traditional); write it in "
                                          "lowercase, half-width, Simplified Chinese, as the normalised text is")
-    return re.compile("|".join(f"(?:{r})" for r in regexes))
+    return compile_fast("|".join(f"(?:{r})" for r in regexes))
 
 
 def _rule_from_mapping(data: Any, terms: dict[str, str], source: str, index: int) -> Rule:
@@ -244,7 +245,8 @@ def _read_terms(data: Any, source: str) -> dict[str, str]:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise _fail(source, None, "'terms' must map placeholder names to regex strings")
-    return dict(data)
+    # Whitespace in term values is dropped so long word lists can be folded over several lines (use \s for a space).
+    return {name: re.sub(r"\s+", "", value) for name, value in data.items()}
 
 
 def _load_file(path: Path, shared_terms: dict[str, str]) -> list[Rule]:
@@ -340,15 +342,22 @@ class Rulebook:
     def __iter__(self) -> Iterator[Rule]:
         return iter(self._rules)
 
-    def _spans(self, c: _Compiled, text: str) -> list[tuple[int, int]]:
-        """Merged hit spans of one rule in the normalised text, after exceptions/requires/unless."""
-        spans = [(m.start(), m.end()) for m in c.pattern.finditer(text)]
+    def _spans(self, c: _Compiled, text: str, chars: frozenset[str] | set[str]) -> list[tuple[int, int]]:
+        """Merged hit spans of one rule in the normalised text, after exceptions/requires/unless.
+
+        ``chars`` is ``set(text)``: a rule none of whose possible first characters occurs is skipped without running
+        its regex (most rules, on most texts).
+        """
+        first = c.pattern.first_chars
+        if first is not None and first.isdisjoint(chars):
+            return []
+        spans = c.pattern.spans(text)
         if not spans:
             return []
         if c.unless is not None and c.unless.search(text):
             return []
         if c.exceptions is not None:
-            blocked = [(m.start(), m.end()) for m in c.exceptions.finditer(text)]
+            blocked = c.exceptions.spans(text)
             if blocked:
                 spans = [(s, e) for s, e in spans if not any(a < e and s < b for a, b in blocked)]
         if c.requires is not None and spans:
@@ -358,7 +367,7 @@ class Rulebook:
                     return []
             else:
                 spans = [(s, e) for s, e in spans if c.requires.search(text, max(0, s - window), e + window)]
-        if len(spans) > 1:  # collapse overlapping hits of the same rule into one piece of evidence
+        if len(spans) > 1:  # collapse overlapping hits (incl. prefilter candidates) into one piece of evidence
             spans.sort()
             merged = [spans[0]]
             for s, e in spans[1:]:
@@ -374,8 +383,9 @@ class Rulebook:
         """Like :meth:`match`, for callers that already normalised ``original``."""
         hits: list[RuleHit] = []
         text = norm.text
+        chars = set(text)
         for c in self._compiled:
-            for s, e in self._spans(c, text):
+            for s, e in self._spans(c, text, chars):
                 os_, oe = norm.to_original(s, e)
                 rule = c.rule
                 hits.append(RuleHit(rule=rule.id, label=rule.label, category=rule.category, law=rule.law,
@@ -390,7 +400,8 @@ class Rulebook:
     def hit_counts(self, text: str) -> dict[str, int]:
         """Number of (collapsed) hits per rule id, for every rule (zeros included), in :attr:`rule_ids` order."""
         norm_text = normalize(text).text
-        return {c.rule.id: len(self._spans(c, norm_text)) for c in self._compiled}
+        chars = set(norm_text)
+        return {c.rule.id: len(self._spans(c, norm_text, chars)) for c in self._compiled}
 
     def hit_vector(self, text: str) -> list[int]:
         """:meth:`hit_counts` as a list in :attr:`rule_ids` order (a feature row for scikit-learn)."""
@@ -403,7 +414,8 @@ class Rulebook:
         """
         remaining = {label: 1.0 for label in LABELS}
         norm_text = normalize(text).text
+        chars = set(norm_text)
         for c in self._compiled:
-            if self._spans(c, norm_text):
+            if self._spans(c, norm_text, chars):
                 remaining[c.rule.label] *= 1.0 - c.rule.weight
         return {label: round(1.0 - rest, 6) for label, rest in remaining.items()}

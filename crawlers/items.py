@@ -47,6 +47,9 @@ class _Captured:
     title: str | None = attrs.field(default=None, converter=_strip)
     #: The text that is scored: description, ad copy, claims. Whitespace is kept as found.
     text: str | None = None
+    #: Platform-side id (product SKU, item id, ad id) when the page shows one; the lead id is derived from it, so
+    #: the same product or ad stays one lead when its URL changes.
+    canonical_id: str | None = None
     #: Image URLs on the page (absolute).
     images: list[str] = attrs.field(factory=list)
     #: Fetch metadata: HTTP status, response encoding, content type, byte length, final URL after redirects.
@@ -65,8 +68,6 @@ class _Captured:
 class ListingItem(_Captured):
     """A product listing in a web shop."""
 
-    #: Platform-side product id (SKU or item id) when the page shows one.
-    canonical_id: str | None = None
     #: Price as a number, in ``currency``.
     price: float | None = attrs.field(default=None, converter=_price)
     #: ISO 4217 currency code.

@@ -21,7 +21,7 @@ ITEM_KINDS = ("listing", "ad")
 SOURCE_PREFIXES = ("jsonld:", "css:", "xpath:")
 LISTING_FIELDS = ("title", "text", "price", "currency", "canonical_id", "category", "images", "shop_name", "shop_url",
                   "shop_operator", "shop_licence")
-AD_FIELDS = ("title", "text", "advertiser", "images")
+AD_FIELDS = ("title", "text", "advertiser", "canonical_id", "images")
 SHOP_FIELDS = ("shop_name", "shop_licence", "shop_operator")
 
 

@@ -60,7 +60,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         url = _node(settings).start()
         settings = replace(settings, es_url=url)
         print(f"search node: {url}", flush=True)
-    with start_demo_site(seed=args.seed) as site:
+    try:
+        site_cm = start_demo_site(port=args.port, seed=args.seed)
+    except OSError:
+        # Lead ids come from platform ids, not URLs, so another port changes URLs but adds no duplicate leads.
+        print(f"port {args.port} is busy; serving the demo marketplace on a free port", flush=True)
+        site_cm = start_demo_site(port=0, seed=args.seed)
+    with site_cm as site:
         print(f"demo marketplace: {site.base_url}/", flush=True)
         t1 = time.perf_counter()
         stats = run_crawl(DEMO_PROFILES, settings, base_url=site.base_url,
@@ -106,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("demo", cmd_demo, "the main job: node, demo marketplace, crawl, score, index, top leads")
     sp.add_argument("--seed", type=int, default=7)
+    sp.add_argument("--port", type=int, default=8800, help="port of the demo marketplace (default 8800)")
     sp.add_argument("--log-level", default="WARNING", help="Scrapy log level during the crawl (default WARNING)")
     return p
 

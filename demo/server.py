@@ -7,17 +7,20 @@ are meant to be added as further routes and ``Response`` variants without touchi
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
-from demo import pages
+from demo import extra_pages, pages
 from demo.catalogue import Catalogue, build_catalogue, load_pool, taole_list_path, youpin_list_path
+from demo.extras import FLAKY_FAILURES, HUGE_PAGE_BYTES, SLOW_SECONDS, STALLED_SECONDS, Extras, build_extras
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +125,8 @@ def _ad_landing(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
 
 
 def _image(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
-    if (m["platform"], m["id"]) not in cat.listing_by_id:
+    key = (m["platform"], m["id"])
+    if key not in cat.listing_by_id and key not in _extras(cat).listing_by_id:
         return _not_found(req)
     return Response(200, pages.placeholder_png(f"{m['platform']}/{m['id']}"), "image/png",
                     {"Cache-Control": "max-age=86400"})
@@ -137,12 +141,102 @@ def _admin(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
     return _utf8(pages.simple_page("403 禁止访问", "后台仅限管理员访问。"), 403)
 
 
+# -- the extra platforms (demo/extras.py): a JS-only shop, an API-fed feed, and pages that misbehave on purpose ------
+
+
+def _extras(cat: Catalogue) -> Extras:
+    return build_extras(cat.seed, cat.scale)
+
+
+def _jiashi_home(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _utf8(extra_pages.jiashi_home())
+
+
+def _jiashi_list(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    raw = req.query.get("page", ["1"])[0]
+    html = extra_pages.jiashi_list_page(_extras(cat), int(raw)) if raw.isdigit() else None
+    return _utf8(html) if html else _not_found(req)
+
+
+def _jiashi_item(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    lst = _extras(cat).listing_by_id.get(("jiashi", m["id"]))
+    return _utf8(extra_pages.jiashi_item_page(lst)) if lst else _not_found(req)
+
+
+def _liuliu_home(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _utf8(extra_pages.liuliu_home())
+
+
+def _feed_api(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    raw = req.query.get("cursor", ["0"])[0]
+    data = extra_pages.feed_api(_extras(cat), int(raw)) if raw.isdigit() else None
+    if data is None:
+        return Response(404, b'{"error": "no such cursor"}', "application/json")
+    return Response(200, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+
+def _liuliu_item(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    lst = _extras(cat).listing_by_id.get(("liuliu", m["id"]))
+    return _utf8(extra_pages.liuliu_item_page(lst)) if lst else _not_found(req)
+
+
+def _mess_home(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _utf8(extra_pages.mess_home(_extras(cat)))
+
+
+#: How often each flaky page was asked for, per server (``req.base``): it fails FLAKY_FAILURES times, then answers.
+_flaky_calls: dict[str, int] = {}
+_flaky_lock = threading.Lock()
+
+
+def _huge_body() -> bytes:
+    global _HUGE
+    if _HUGE is None:
+        _HUGE = extra_pages.huge_page(HUGE_PAGE_BYTES)
+    return _HUGE
+
+
+_HUGE: bytes | None = None
+
+
+def _mess_item(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    case = _extras(cat).mess_by_name.get(m["name"])
+    if case is None:
+        return _not_found(req)
+    if case.name == "huge":
+        return Response(200, _huge_body(), HTML_UTF8)
+    if case.name == "stalled":
+        time.sleep(STALLED_SECONDS)
+        return _utf8(pages.simple_page("终于", "太慢了"))
+    if case.name == "empty":
+        return Response(200, b"", HTML_UTF8)
+    if case.name == "gone":
+        return _not_found(req)
+    if case.name == "down":
+        return _utf8(pages.simple_page("500", "服务器内部错误"), 500)
+    if case.name == "flaky":
+        with _flaky_lock:
+            n = _flaky_calls[req.base] = _flaky_calls.get(req.base, 0) + 1
+        if n % (FLAKY_FAILURES + 1):
+            return _utf8(pages.simple_page("503", "服务暂时不可用，请稍后重试"), 503)
+    if case.name == "slow":
+        time.sleep(SLOW_SECONDS)
+    html = extra_pages.mess_item_page(case)
+    charset = f"; charset={case.header_charset}" if case.header_charset else ""
+    return Response(200, html.encode(case.body_encoding, errors="xmlcharrefreplace"), "text/html" + charset)
+
+
+def _mess_loop(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    """Two pages redirecting to each other, as a misconfigured shop does (e.g. mobile/desktop redirects)."""
+    return Response(302, b"", HTML_UTF8, {"Location": "/mess/loop/b.html" if m["n"] == "a" else "/mess/loop/a.html"})
+
+
 #: The route table; first match wins. Paths only — the query string is in ``Request.query``.
 ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"/"), _index),
     (re.compile(r"/robots\.txt"), _robots),
     (re.compile(r"/sitemap\.xml"), _sitemap),
-    (re.compile(r"/(?:youpin|taole)"), _platform_root),
+    (re.compile(r"/(?:youpin|taole|jiashi|liuliu|mess)"), _platform_root),
     (re.compile(r"/youpin/"), _youpin_home),
     (re.compile(r"/youpin/list"), _youpin_list),
     (re.compile(r"/youpin/item/(?P<id>YP\d+)"), _youpin_item),
@@ -152,7 +246,16 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"/taole/item/(?P<id>\d+)\.html"), _taole_item),
     (re.compile(r"/taole/shop/(?P<id>\d+)\.html"), _taole_shop),
     (re.compile(r"/ads/(?P<id>AD\d+)"), _ad_landing),
-    (re.compile(r"/img/(?P<platform>youpin|taole)/(?P<id>\w+)\.png"), _image),
+    (re.compile(r"/img/(?P<platform>youpin|taole|jiashi|liuliu|mess)/(?P<id>\w+)\.png"), _image),
+    (re.compile(r"/jiashi/"), _jiashi_home),
+    (re.compile(r"/jiashi/list"), _jiashi_list),
+    (re.compile(r"/jiashi/item/(?P<id>JS\d+)"), _jiashi_item),
+    (re.compile(r"/liuliu/"), _liuliu_home),
+    (re.compile(r"/liuliu/api/feed"), _feed_api),
+    (re.compile(r"/liuliu/item/(?P<id>LL\d+)"), _liuliu_item),
+    (re.compile(r"/mess/"), _mess_home),
+    (re.compile(r"/mess/item/(?P<name>[a-z0-9-]+)\.html"), _mess_item),
+    (re.compile(r"/mess/loop/(?P<n>[ab])\.html"), _mess_loop),
     (re.compile(r"/cart/.*"), _cart),
     (re.compile(r"/admin/.*"), _admin),
 ]

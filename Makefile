@@ -11,12 +11,16 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 setup: system-deps $(STAMP)
 
-# Debian packages the project needs: a JDK and Maven for the search node. Installed only when missing.
+# Debian packages the project needs: a JDK and Maven for the search node; Chromium for browser profiles (Debian's
+# build at /usr/bin/chromium, never a downloaded one) and CJK fonts so its screenshots show Chinese text, not boxes.
+# Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v useradd >/dev/null || missing="$$missing passwd"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -58,6 +58,11 @@ class _Captured:
     fingerprint: str | None = None
     #: SHA-256 of the normalised scored text; unchanged hash = unchanged content. Set by the dedupe pipeline.
     content_hash: str | None = None
+    #: Compared with the last crawl of this lead: ``new``, ``changed`` or ``unchanged`` (same content hash). Set by the
+    #: dedupe pipeline from its state under the data directory; "unchanged" items are not re-scored or re-stored.
+    change: str | None = None
+    #: Content hash of the previous capture when ``change`` is ``changed``: links the new capture to the earlier one.
+    previous_content_hash: str | None = None
     #: Evidence refs (WARC file and record, SHA-256 of body and screenshot, crawler version). Set by the evidence pipeline.
     evidence: dict[str, Any] | None = None
     #: Score (per-label probabilities, flags, reasons, model version). Set by the score pipeline.

@@ -18,7 +18,10 @@ from marketwatch.errors import ConfigError
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
 ITEM_KINDS = ("listing", "ad")
-SOURCE_PREFIXES = ("jsonld:", "css:", "xpath:")
+SOURCE_PREFIXES = ("jsonld:", "microdata:", "css:", "xpath:")
+#: Politeness overrides a profile may set, with their type; each maps to one Scrapy setting (see ``crawlers.run``).
+POLITENESS_KEYS: dict[str, type] = {"download_timeout": float, "retry_times": int, "concurrency": int,
+                                    "download_delay": float}
 LISTING_FIELDS = ("title", "text", "price", "currency", "canonical_id", "category", "images", "shop_name", "shop_url",
                   "shop_operator", "shop_licence")
 AD_FIELDS = ("title", "text", "advertiser", "canonical_id", "images")
@@ -50,12 +53,17 @@ class PageSpec:
     url: re.Pattern[str]
     #: ``listing`` or ``ad`` if this page yields an item, else None.
     item: str | None = None
-    #: schema.org ``@type`` whose JSON-LD object ``jsonld:`` sources read.
+    #: schema.org ``@type`` whose object ``jsonld:`` and ``microdata:`` sources read.
     jsonld: str | None = None
     #: Field name → sources tried in order; the first non-empty value wins.
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     follow: tuple[FollowRule, ...] = ()
     ads: AdSlots | None = None
+    #: For JSON responses (APIs behind infinite scroll): dotted paths of URLs to follow, ``[]`` iterating a list,
+    #: e.g. ``items[].url`` and ``next``.
+    json_follow: tuple[str, ...] = ()
+    #: With a browser profile: CSS selector to wait for before the page counts as rendered.
+    wait_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,10 @@ class Profile:
     robots_legal_basis: str | None = None
     #: Shop page fields, read when a listing links to its shop (E-commerce Law art. 15 licence display).
     shop: PageSpec | None = None
+    #: Render pages in Chromium (scrapy-playwright) because the listings exist only after JavaScript runs.
+    browser: bool = False
+    #: Politeness overrides (``POLITENESS_KEYS``): per-request timeout s, retries, parallel requests, delay s.
+    politeness: dict[str, float | int] = field(default_factory=dict)
 
     def page_for(self, url: str) -> PageSpec | None:
         for page in self.pages:
@@ -137,12 +149,12 @@ class _Reader:
         for v in values:
             if not v.startswith(SOURCE_PREFIXES):
                 raise self.fail(key, f"source {v!r} has no known prefix",
-                                "start it with jsonld: (dotted path), css: (selector[@attr]) or xpath:")
+                                "start it with jsonld: or microdata: (dotted path), css: (selector[@attr]) or xpath:")
         return values
 
     def page(self, obj: Any, key: str, allowed_fields: tuple[str, ...] | None = None) -> PageSpec:
         obj = self.mapping(obj, key)
-        self.known(obj, key, ("name", "url", "item", "jsonld", "fields", "follow", "ads"))
+        self.known(obj, key, ("name", "url", "item", "jsonld", "fields", "follow", "ads", "json_follow", "wait_for"))
         item = obj.get("item")
         if item is not None and item not in ITEM_KINDS:
             raise self.fail(f"{key}.item", f"{item!r} is not an item kind", f"use one of {ITEM_KINDS} or leave it out")
@@ -175,14 +187,32 @@ class _Reader:
             fields={name: self.sources(src, f"{key}.fields.{name}") for name, src in fields_obj.items()},
             follow=tuple(follow),
             ads=ads,
+            json_follow=self.strings(obj.get("json_follow"), f"{key}.json_follow"),
+            wait_for=self.strings(obj.get("wait_for"), f"{key}.wait_for")[0] if obj.get("wait_for") else None,
         )
+
+    def politeness(self, obj: Any) -> dict[str, float | int]:
+        obj = self.mapping(obj or {}, "politeness")
+        self.known(obj, "politeness", tuple(POLITENESS_KEYS))
+        out: dict[str, float | int] = {}
+        for name, value in obj.items():
+            typ = POLITENESS_KEYS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (
+                    typ is int and not isinstance(value, int)):
+                raise self.fail(f"politeness.{name}", f"expected a non-negative {typ.__name__}, got {value!r}",
+                                f"write e.g. {name}: {typ(2)}")
+            out[name] = typ(value)
+        return out
 
 
 def parse_profile(data: Any, path: Path | str = "<profile>") -> Profile:
     r = _Reader(path)
     data = r.mapping(data, "(top level)")
     r.known(data, "", ("name", "platform", "description", "start_urls", "allowed_domains", "obey_robots",
-                       "robots_legal_basis", "pages", "shop"))
+                       "robots_legal_basis", "pages", "shop", "browser", "politeness"))
+    browser = data.get("browser", False)
+    if not isinstance(browser, bool):
+        raise r.fail("browser", "expected true or false", "write browser: true for pages rendered by JavaScript")
     for key in ("name", "platform"):
         if not isinstance(data.get(key), str) or not re.fullmatch(r"[a-z0-9_-]+", data.get(key) or ""):
             raise r.fail(key, "missing or not a lowercase identifier", "use letters a-z, digits, '-' or '_'")
@@ -208,6 +238,8 @@ def parse_profile(data: Any, path: Path | str = "<profile>") -> Profile:
         robots_legal_basis=basis,
         pages=pages,
         shop=shop,
+        browser=browser,
+        politeness=r.politeness(data.get("politeness")),
         path=Path(path) if not isinstance(path, Path) else path,
     )
 

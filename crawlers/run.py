@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from scrapy.crawler import CrawlerProcess
@@ -21,9 +22,51 @@ def scrapy_settings(settings: Settings, overrides: dict[str, Any] | None = None)
     s.set("MARKETWATCH_EVIDENCE_DIR", str(settings.evidence_dir), priority="cmdline")
     s.set("MARKETWATCH_SPOOL_DIR", str(settings.spool_dir), priority="cmdline")
     s.set("MARKETWATCH_MODEL_DIR", str(settings.model_dir) if settings.model_dir else "", priority="cmdline")
+    s.set("MARKETWATCH_STATE_DIR", str(settings.data_dir / "state"), priority="cmdline")
     for key, value in (overrides or {}).items():
         s.set(key, value, priority="cmdline")
     return s
+
+
+#: Chromium from Debian (never a downloaded browser build); flags for a headless crawler on a closed network:
+#: no GPU, no QUIC, and none of the background fetches (updates, sync, field trials) Chromium makes on its own.
+CHROMIUM_PATH = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+def browser_settings() -> dict[str, Any]:
+    """Scrapy settings that route ``meta["playwright"]`` requests through scrapy-playwright and Debian's Chromium."""
+    handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    return {
+        "MARKETWATCH_BROWSER": True,
+        "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": CHROMIUM_PATH, "headless": True, "args": list(CHROMIUM_ARGS)},
+        # Parallel pages per context and contexts alive at once: bounds the browser's memory at any moment.
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        "PLAYWRIGHT_MAX_CONTEXTS": 2,
+        #: milliseconds a navigation may take before it counts as a timeout
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": 20_000,
+        # Images, fonts and media are not needed to read the page, and the screenshot stays readable without them.
+        "PLAYWRIGHT_ABORT_REQUEST": "crawlers.run.abort_heavy_request",
+    }
+
+
+def abort_heavy_request(request: Any) -> bool:
+    return request.resource_type in ("media", "font")
+
+
+def profile_settings(profile: Profile) -> dict[str, Any]:
+    """What a profile changes in its own crawl: politeness overrides and, for ``browser: true``, the browser."""
+    out: dict[str, Any] = {}
+    names = {"download_timeout": "DOWNLOAD_TIMEOUT", "retry_times": "RETRY_TIMES",
+             "concurrency": "CONCURRENT_REQUESTS_PER_DOMAIN", "download_delay": "DOWNLOAD_DELAY"}
+    for key, value in profile.politeness.items():
+        out[names[key]] = value
+    if profile.browser:
+        out.update(browser_settings())
+    return out
 
 
 def run_crawl(
@@ -32,13 +75,25 @@ def run_crawl(
     *,
     base_url: str | None = None,
     overrides: dict[str, Any] | None = None,
+    items_dir: str | Path | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Crawl each profile (concurrently, one reactor) and return each crawl's final stats by profile name."""
-    process = CrawlerProcess(scrapy_settings(settings, overrides))
+    """Crawl each profile (concurrently, one reactor) and return each crawl's final stats by profile name.
+
+    ``items_dir``: also write each profile's items as JSON lines to ``items_dir/<profile>.jsonl``.
+    """
+    base = scrapy_settings(settings, overrides)
+    process = CrawlerProcess(base)
     crawlers = {}
     for p in profiles:
         profile = load_profile(p) if isinstance(p, str) else p
         crawler = process.create_crawler(ProfileSpider)
+        # The crawler holds its own copy of the settings until it starts: the profile's changes stay in its crawl.
+        for key, value in profile_settings(profile).items():
+            crawler.settings.set(key, value, priority="spider")  # below "cmdline": a caller's overrides still win
+        if items_dir is not None:
+            path = Path(items_dir) / f"{profile.name}.jsonl"
+            crawler.settings.set("FEEDS", {str(path): {"format": "jsonlines", "encoding": "utf-8", "overwrite": True}},
+                                 priority="cmdline")
         crawlers[profile.name] = crawler
         process.crawl(crawler, profile=profile, base_url=base_url)
     process.start()

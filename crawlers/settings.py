@@ -31,17 +31,22 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 CONCURRENT_REQUESTS = 32
 
-#: Give up on a response after this many seconds (a dead or stalled host must not hold a slot for minutes).
+#: Give up on a response after this many seconds (a dead or stalled host must not hold a slot for minutes). A
+#: profile may lower it (``politeness.download_timeout``). Ends as ``marketwatch/fetch/failed/timeout``.
 DOWNLOAD_TIMEOUT = 30
-#: Largest response body kept, bytes (32 MiB): bigger pages are cut off and logged, not loaded into memory.
-DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
-#: Warn about responses over this size, bytes.
-DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
-#: Retry transient failures (5xx, 429, timeouts, connection errors) this many times, with Scrapy's backoff.
+#: Largest response body fetched, bytes (16 MiB). Product and shop pages measure well under 3 MiB; a bigger one is an
+#: inlined-media or runaway page. It is cancelled (not loaded into memory) and counted as
+#: ``marketwatch/fetch/failed/too_large``. Bound on memory: CONCURRENT_REQUESTS × this.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+#: Warn about responses over this size, bytes (4 MiB): still kept, but worth a look.
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+#: Retry transient failures (the HTTP codes below, timeouts, connection errors) this many times, lower priority each
+#: time. After the last try the page is counted under ``marketwatch/fetch/failed/<reason>``. Profiles may override.
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-#: A redirect chain longer than this is a loop: counted as an error, not followed forever.
+#: A redirect chain longer than this is given up (``too_many_redirects``); a chain that comes back to a URL it already
+#: visited is stopped at once (``redirect_loop``, crawlers.middlewares.RedirectLoopMiddleware).
 REDIRECT_MAX_TIMES = 10
 
 COOKIES_ENABLED = False
@@ -50,8 +55,12 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
+    # Just before Scrapy's RedirectMiddleware (600) on the way back, so a loop is seen before it is followed.
+    "crawlers.middlewares.RedirectLoopMiddleware": 650,
     # Closest to the downloader, so the WARC holds the bytes as sent, before decompression and redirects.
     "pipelines.evidence.EvidenceMiddleware": 950,
+    # Browser pages: screenshot and context recycling; off unless MARKETWATCH_BROWSER (a browser profile) is set.
+    "crawlers.browser.BrowserMiddleware": 960,
 }
 
 ITEM_PIPELINES = {
@@ -74,3 +83,16 @@ MARKETWATCH_SPOOL_DIR = str(_mw.spool_dir)
 MARKETWATCH_MODEL_DIR = str(_mw.model_dir) if _mw.model_dir else ""
 #: Leads per bulk request.
 MARKETWATCH_BULK_SIZE = 500
+#: Where the incremental re-crawl state lives (last content hash per lead, sqlite); empty turns it off.
+MARKETWATCH_STATE_DIR = str(_mw.data_dir / "state")
+#: Items scored together in one call of the model (batching is what keeps scoring cheap per item).
+MARKETWATCH_SCORE_BATCH = 64
+
+# Browser profiles (``browser: true``) only: set by crawlers.run for such a crawl, together with scrapy-playwright's
+# download handlers and Chromium launch options (crawlers.run.browser_settings).
+#: Render pages in Chromium.
+MARKETWATCH_BROWSER = False
+#: Requests served by one browser context before it is closed and a fresh one started (memory stays flat).
+MARKETWATCH_BROWSER_PAGES_PER_CONTEXT = 100
+#: Take a full-page PNG screenshot of every rendered page as evidence.
+MARKETWATCH_BROWSER_SCREENSHOT = True

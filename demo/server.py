@@ -284,14 +284,19 @@ def _make_handler(cat: Catalogue, fallback_base: str) -> type[BaseHTTPRequestHan
             except Exception:  # a demo page must never kill the server; report it like a real site would
                 log.exception("demo site: error rendering %s", self.path)
                 resp = _utf8(pages.simple_page("500", "服务器内部错误"), 500)
-            self.send_response(resp.status)
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
-            for name, value in resp.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if with_body:
-                self.wfile.write(resp.body)
+            try:
+                self.send_response(resp.status)
+                self.send_header("Content-Type", resp.content_type)
+                self.send_header("Content-Length", str(len(resp.body)))
+                for name, value in resp.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(resp.body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up (a crawler cancelling the 20 MB page or timing out on the stalled one): expected.
+                log.debug("demo site: client went away during %s", self.path)
+                self.close_connection = True
 
         def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
             self._respond(True)

@@ -2,8 +2,13 @@
 
 This stage is a *downloader* middleware rather than an item pipeline because only the downloader sees the raw
 response (status line, headers, body as sent) — an item pipeline sees items, not responses. It sits closest to the
-downloader (before decompression and redirects), records each fetch as a WARC request + response pair, and leaves
-the references in ``request.meta["evidence"]``, which the spider copies onto the items that page yields.
+downloader (before decompression and redirects), records each fetch as a WARC file — a ``warcinfo`` record (crawler
+version, profile, host, capture time UTC), then the request and the response — and leaves the references in
+``request.meta["evidence"]``, which the spider copies onto the items that page yields.
+
+For a page rendered in Chromium the response record holds the DOM the extraction read (marked in the warcinfo as
+``rendered-by``), and the screenshot the browser middleware took is stored as a PNG, content-addressed next to the
+WARC files, with its SHA-256 in the references.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawlers.browser import SCREENSHOT_META
 from marketwatch import __version__
 from marketwatch.errors import MarketwatchError
 
@@ -54,11 +60,24 @@ class EvidenceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def capture(self, request: Request, response: Response, captured_at: str) -> dict[str, Any]:
-        """Write one fetch as WARC; return the references a lead keeps (paths relative to the store root)."""
+    def capture(self, request: Request, response: Response, captured_at: str, *, profile: str | None = None,
+                screenshot: bytes | None = None) -> dict[str, Any]:
+        """Write one fetch as WARC (and its screenshot as PNG); return the references a lead keeps (paths relative to
+        the store root)."""
         buf = io.BytesIO()
         writer = WARCWriter(buf, gzip=True)
         warc_date = captured_at.replace("Z", "").split(".")[0] + "Z"
+        info: dict[str, str] = {
+            "software": f"marketwatch/{__version__}",
+            "format": "WARC File Format 1.1",
+            "host": _HOST,
+            "profile": profile or "",
+            "captured-at": captured_at,
+            "url": request.url,
+        }
+        if "playwright" in response.flags:
+            info["rendered-by"] = "chromium (scrapy-playwright); the response body is the rendered DOM"
+        writer.write_record(writer.create_warcinfo_record(f"{sha256(request.url.encode())[:16]}.warc.gz", info))
         req_line = f"{request.method} {request.url} HTTP/1.1"
         req_headers = StatusAndHeaders(req_line, _headers(request.headers), is_http_request=True)
         req_record = writer.create_warc_record(
@@ -77,15 +96,22 @@ class EvidenceStore:
         digest = sha256(data)
         rel = Path("warc") / digest[:2] / f"{digest}.warc.gz"
         self._write_once(self.root / rel, data)
-        return {
+        refs: dict[str, Any] = {
             "warc_path": str(rel),
             "warc_sha256": digest,
             "warc_record_id": resp_record.rec_headers.get_header("WARC-Record-ID"),
             "body_sha256": sha256(response.body),
             "crawler_version": __version__,
-            "host": socket.gethostname(),
+            "host": _HOST,
             "captured_at": captured_at,
         }
+        if screenshot:
+            shot = sha256(screenshot)
+            shot_rel = Path("png") / shot[:2] / f"{shot}.png"
+            self._write_once(self.root / shot_rel, screenshot)
+            refs["screenshot_path"] = str(shot_rel)
+            refs["screenshot_sha256"] = shot
+        return refs
 
     @staticmethod
     def _write_once(path: Path, data: bytes) -> None:
@@ -105,21 +131,39 @@ class EvidenceStore:
             raise
 
     def verify(self, refs: dict[str, Any]) -> list[str]:
-        """Recompute the hashes behind one lead's evidence refs; [] when everything matches."""
+        """Recompute the hashes behind one lead's evidence refs (WARC file, response body, screenshot, and the shop
+        page's WARC when the lead has one); [] when everything matches."""
         problems: list[str] = []
-        path = self.root / refs.get("warc_path", "")
+        if not refs.get("warc_path"):
+            return [f"no WARC recorded ({refs.get('error') or 'evidence missing'})"]
+        path = self.root / refs["warc_path"]
         if not path.is_file():
-            return [f"missing WARC file {path}"]
-        data = path.read_bytes()
-        if sha256(data) != refs.get("warc_sha256"):
-            problems.append(f"{path}: file SHA-256 {sha256(data)} != recorded {refs.get('warc_sha256')}")
-        body_hash = None
-        for record in ArchiveIterator(io.BytesIO(data)):
-            if record.rec_type == "response":
-                body_hash = sha256(record.content_stream().read())
-        if body_hash != refs.get("body_sha256"):
-            problems.append(f"{path}: body SHA-256 {body_hash} != recorded {refs.get('body_sha256')}")
+            problems.append(f"missing WARC file {path}")
+        else:
+            data = path.read_bytes()
+            if sha256(data) != refs.get("warc_sha256"):
+                problems.append(f"{path}: file SHA-256 {sha256(data)} != recorded {refs.get('warc_sha256')}")
+            body_hash = None
+            try:
+                for record in ArchiveIterator(io.BytesIO(data)):
+                    if record.rec_type == "response":
+                        body_hash = sha256(record.content_stream().read())
+            except Exception as exc:  # noqa: BLE001 - a tampered file may not even parse; that is the finding
+                problems.append(f"{path}: not a readable WARC ({exc})")
+            if body_hash != refs.get("body_sha256"):
+                problems.append(f"{path}: body SHA-256 {body_hash} != recorded {refs.get('body_sha256')}")
+        if refs.get("screenshot_path"):
+            shot = self.root / refs["screenshot_path"]
+            if not shot.is_file():
+                problems.append(f"missing screenshot {shot}")
+            elif sha256(shot.read_bytes()) != refs.get("screenshot_sha256"):
+                problems.append(f"{shot}: SHA-256 {sha256(shot.read_bytes())} != recorded {refs.get('screenshot_sha256')}")
+        if refs.get("shop_page"):
+            problems += [f"shop page: {p}" for p in self.verify(refs["shop_page"])]
         return problems
+
+
+_HOST = socket.gethostname()
 
 
 def _reason(status: int) -> str:
@@ -148,7 +192,9 @@ class EvidenceMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         captured_at = utc_now()
         try:
-            request.meta["evidence"] = self.store.capture(request, response, captured_at)
+            request.meta["evidence"] = self.store.capture(
+                request, response, captured_at, profile=request.meta.get("marketwatch_profile"),
+                screenshot=request.meta.pop(SCREENSHOT_META, None))
         except (OSError, MarketwatchError) as exc:
             # Losing evidence must be loud but must not lose the page: the item goes on, marked without evidence.
             log.error("evidence not written for %s: %s", response.url, exc)

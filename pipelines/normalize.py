@@ -5,17 +5,11 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from w3lib.url import canonicalize_url, url_query_cleaner
 
+from crawlers.urls import TRACKING_PARAMS, canonical_url
 from pipelines.evidence import utc_now
 
-#: Query parameters that only track a visitor; two URLs differing only in these show the same page.
-TRACKING_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "spm", "scm", "from",
-                   "share_from", "trackid", "ref", "clickid")
-
-
-def canonical_url(url: str) -> str:
-    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True))
+__all__ = ["NormalizePipeline", "TRACKING_PARAMS", "canonical_url"]
 
 
 class NormalizePipeline:

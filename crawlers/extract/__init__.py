@@ -1,5 +1,6 @@
 """Extraction: pure functions from a page's decoded HTML to field values; no Scrapy, no network."""
 
-from crawlers.extract.fields import PageContent, extract_fields, read_source
+from crawlers.extract.encoding import Decoded, decode_html
+from crawlers.extract.fields import PageContent, extract_fields, json_values, read_source
 
-__all__ = ["PageContent", "extract_fields", "read_source"]
+__all__ = ["Decoded", "PageContent", "decode_html", "extract_fields", "json_values", "read_source"]

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 from urllib.parse import urljoin
 
 from extruct.jsonld import JsonLdExtractor
+from extruct.w3cmicrodata import MicrodataExtractor
 from parsel import Selector
 
 from marketwatch.errors import ExtractionError
@@ -21,6 +22,31 @@ URL_FIELDS = frozenset({"shop_url", "landing_url", "images", "link"})
 LIST_FIELDS = frozenset({"images"})
 
 _jsonld = JsonLdExtractor()
+_microdata = MicrodataExtractor()
+
+
+def _flatten_microdata(obj: Any) -> Any:
+    """extruct's ``{"type": URL, "properties": {...}}`` as the JSON-LD-like ``{"@type": "Product", ...}`` shape, so
+    ``microdata:`` and ``jsonld:`` sources share one dotted-path reader."""
+    if isinstance(obj, list):
+        return [_flatten_microdata(o) for o in obj]
+    if not isinstance(obj, dict) or "properties" not in obj:
+        return obj
+    types = obj.get("type")
+    types = types if isinstance(types, list) else [types]
+    out: dict[str, Any] = {"@type": [str(t).rstrip("/").rsplit("/", 1)[-1] for t in types if t]}
+    for key, value in obj["properties"].items():
+        out[key] = _flatten_microdata(value)
+    return out
+
+
+def _typed(objects: list[dict[str, Any]], type_name: str | None) -> dict[str, Any] | None:
+    for obj in objects:
+        types = obj.get("@type")
+        types = types if isinstance(types, list) else [types]
+        if type_name is None or type_name in types:
+            return obj
+    return None
 
 
 def collapse(text: str) -> str:
@@ -50,12 +76,18 @@ class PageContent:
         return out
 
     def jsonld_object(self, type_name: str | None) -> dict[str, Any] | None:
-        for obj in self.jsonld:
-            types = obj.get("@type")
-            types = types if isinstance(types, list) else [types]
-            if type_name is None or type_name in types:
-                return obj
-        return None
+        return _typed(self.jsonld, type_name)
+
+    @cached_property
+    def microdata(self) -> list[dict[str, Any]]:
+        try:
+            data = _microdata.extract_items(self.selector.root, base_url=self.url)
+        except Exception as exc:  # extruct raises whatever lxml or its parsers raise on odd markup
+            raise ExtractionError(f"{self.url}: unreadable microdata ({exc})") from exc
+        return [o for o in (_flatten_microdata(item) for item in data) if isinstance(o, dict)]
+
+    def microdata_object(self, type_name: str | None) -> dict[str, Any] | None:
+        return _typed(self.microdata, type_name)
 
 
 def _dotted(obj: Any, path: str) -> Any:
@@ -92,8 +124,8 @@ def read_source(page: PageContent, source: str, *, jsonld_type: str | None = Non
                 scope: Selector | None = None) -> list[str]:
     """Values one source yields on a page (or inside ``scope``, an element of it); [] when it finds nothing."""
     kind, _, expr = source.partition(":")
-    if kind == "jsonld":
-        obj = page.jsonld_object(jsonld_type)
+    if kind in ("jsonld", "microdata"):
+        obj = page.jsonld_object(jsonld_type) if kind == "jsonld" else page.microdata_object(jsonld_type)
         value = _dotted(obj, expr) if obj is not None else None
         if value is None or value == "":
             return []
@@ -119,3 +151,22 @@ def extract_fields(page: PageContent, fields: dict[str, Iterable[str]], *, jsonl
                 out[name] = values if many else values[0]
                 break
     return out
+
+
+def json_values(data: Any, path: str) -> list[Any]:
+    """Values at a dotted path in parsed JSON; ``name[]`` iterates a list (``items[].url``). Missing → []."""
+    current = [data]
+    for part in path.split("."):
+        many = part.endswith("[]")
+        name = part[:-2] if many else part
+        nxt: list[Any] = []
+        for obj in current:
+            value = obj.get(name) if isinstance(obj, dict) and name else obj if not name else None
+            if value is None:
+                continue
+            if many:
+                nxt.extend(value if isinstance(value, list) else [value])
+            else:
+                nxt.append(value)
+        current = nxt
+    return [v for v in current if v not in (None, "")]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, AsyncIterator, Iterator
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import scrapy
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from twisted.python.failure import Failure
 
-from crawlers.extract import PageContent, extract_fields, read_source
+from crawlers.extract import PageContent, decode_html, extract_fields, json_values, read_source
+from crawlers.failures import failure_reason
 from crawlers.items import AdItem, ListingItem
 from crawlers.profiles import PageSpec, Profile, load_profile
+from crawlers.urls import canonical_url
 from marketwatch.errors import ExtractionError
+
+#: Content types read as markup even when Scrapy built a plain Response (e.g. an empty or mislabelled body).
+_MARKUP_TYPES = (b"text/html", b"application/xhtml", b"text/plain", b"text/xml", b"application/xml")
 
 
 class ProfileSpider(scrapy.Spider):
@@ -37,15 +44,31 @@ class ProfileSpider(scrapy.Spider):
         self._shops: dict[str, dict[str, Any]] = {}
         self._waiting: dict[str, list[ListingItem]] = {}
 
-    def _meta(self, **extra: Any) -> dict[str, Any]:
-        """Request meta; a profile with a stated legal basis may skip robots.txt (see ``robots_legal_basis``)."""
+    def _meta(self, url: str | None = None, **extra: Any) -> dict[str, Any]:
+        """Request meta; a profile with a stated legal basis may skip robots.txt (see ``robots_legal_basis``); a
+        browser profile renders the page in Chromium, waiting for the page spec's ``wait_for`` selector."""
         if not self.profile.obey_robots:
             extra["dont_obey_robotstxt"] = True
+        extra["marketwatch_profile"] = self.profile.name
+        if self.profile.browser:
+            from scrapy_playwright.page import PageMethod
+
+            extra["playwright"] = True
+            page = self.profile.page_for(url) if url else None
+            if page is not None and page.wait_for:
+                extra["playwright_page_methods"] = [PageMethod("wait_for_selector", page.wait_for, timeout=15000)]
         return extra
+
+    def request(self, url: str, callback: Any = None, **kwargs: Any) -> scrapy.Request:
+        """Every request of a crawl: canonical URL (no tracking parameters), counted errback, profile meta."""
+        url = canonical_url(url)
+        meta = self._meta(url, **kwargs.pop("meta", {}))
+        return scrapy.Request(url, callback=callback or self.parse, errback=kwargs.pop("errback", self.fetch_failed),
+                              meta=meta, **kwargs)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.profile.start_urls:
-            yield scrapy.Request(url, callback=self.parse, meta=self._meta())
+            yield self.request(url)
 
     # -- pages ----------------------------------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -53,9 +76,14 @@ class ProfileSpider(scrapy.Spider):
         if page is None:
             self._count("marketwatch/extract/skipped/no_page_spec")
             return
-        if not isinstance(response, TextResponse):
+        if page.json_follow:
+            yield from self._json_links(page, response)
+            return
+        decoded = self.decoded(response)
+        if decoded is None:
             self._failed("not_text", response.url, f"content type {response.headers.get('Content-Type')!r}")
             return
+        response = decoded
         content = PageContent(response.text, response.url)
         yield from self._follow(page, response)
         if page.ads:
@@ -65,10 +93,35 @@ class ProfileSpider(scrapy.Spider):
         elif page.item == "ad":
             yield from self._ad(page, content, response, response.meta.get("ad_slot", {}))
 
+    @staticmethod
+    def decoded(response: Response) -> HtmlResponse | None:
+        """The response re-read with the encoding ``decode_html`` chose (headers lie; see crawlers/extract/encoding)."""
+        content_type = response.headers.get(b"Content-Type") or b""
+        if not isinstance(response, TextResponse) and content_type and not content_type.startswith(_MARKUP_TYPES):
+            return None
+        if "playwright" in response.flags and isinstance(response, TextResponse):
+            return response  # the browser already decoded the page; its DOM is re-encoded as the response says
+        chosen = decode_html(response.body, content_type.decode("latin-1"))
+        return HtmlResponse(response.url, status=response.status, headers=response.headers, body=response.body,
+                            encoding=chosen.encoding, request=response.request, flags=response.flags,
+                            ip_address=response.ip_address)
+
+    def _json_links(self, page: PageSpec, response: Response) -> Iterator[scrapy.Request]:
+        """An API page (infinite scroll, "load more"): follow the URLs at the profile's ``json_follow`` paths."""
+        try:
+            data = json.loads(response.body)
+        except ValueError as exc:
+            self._failed("bad_json", response.url, str(exc))
+            return
+        for path in page.json_follow:
+            for value in json_values(data, path):
+                if isinstance(value, str):
+                    yield self.request(urljoin(response.url, value))
+
     def _follow(self, page: PageSpec, response: Response) -> Iterator[scrapy.Request]:
         for extractor in self._links[id(page)]:
             for link in extractor.extract_links(response):
-                yield response.follow(link.url, callback=self.parse, meta=self._meta())
+                yield self.request(link.url)
 
     def _ad_slots(self, page: PageSpec, content: PageContent, response: Response) -> Iterator[scrapy.Request]:
         assert page.ads is not None
@@ -78,8 +131,8 @@ class ProfileSpider(scrapy.Spider):
                 self._failed("ad_without_link", response.url, page.ads.slot)
                 continue
             position = next((v for s in page.ads.position for v in read_source(content, s, scope=slot)), None)
-            meta = self._meta(ad_slot={"slot_page_url": response.url, "position": position})
-            yield response.follow(link, callback=self.parse, meta=meta)
+            yield self.request(urljoin(response.url, link),
+                               meta={"ad_slot": {"slot_page_url": response.url, "position": position}})
 
     def _base(self, response: Response) -> dict[str, Any]:
         evidence = dict(response.meta.get("evidence") or {})
@@ -123,8 +176,8 @@ class ProfileSpider(scrapy.Spider):
             self._waiting[shop_url].append(item)
         else:
             self._waiting[shop_url] = [item]
-            yield scrapy.Request(shop_url, callback=self.parse_shop, errback=self.shop_failed, dont_filter=True,
-                                 cb_kwargs={"shop_url": shop_url}, meta=self._meta())
+            yield self.request(shop_url, callback=self.parse_shop, errback=self.shop_failed, dont_filter=True,
+                               cb_kwargs={"shop_url": shop_url})
 
     def _ad(self, page: PageSpec, content: PageContent, response: Response, slot: dict[str, Any]) -> Iterator[AdItem]:
         fields = self._extract(page, content, response)
@@ -136,8 +189,12 @@ class ProfileSpider(scrapy.Spider):
     def parse_shop(self, response: Response, shop_url: str) -> Iterator[ListingItem]:
         assert self.profile.shop is not None
         shop: dict[str, Any] = {}
-        if isinstance(response, TextResponse):
-            shop = extract_fields(PageContent(response.text, response.url), self.profile.shop.fields)
+        decoded = self.decoded(response)
+        if decoded is not None:
+            try:
+                shop = extract_fields(PageContent(decoded.text, decoded.url), self.profile.shop.fields)
+            except ExtractionError as exc:
+                self._failed("unreadable_shop", response.url, str(exc))
         shop["shop_page_evidence"] = response.meta.get("evidence")
         if not shop.get("shop_licence"):
             self._count("marketwatch/extract/shop_without_licence")
@@ -145,8 +202,16 @@ class ProfileSpider(scrapy.Spider):
         for item in self._waiting.pop(shop_url, []):
             yield self._with_shop(item, shop)
 
-    def shop_failed(self, failure) -> Iterator[ListingItem]:  # noqa: ANN001 - a Twisted Failure
+    def fetch_failed(self, failure: Failure) -> None:
+        """Errback of every request: the page ends as a counted, logged error with its URL and reason."""
+        reason = failure_reason(failure.value)
+        url = failure.request.url if hasattr(failure, "request") else "?"
+        self.logger.warning("fetch failed (%s) for %s: %s", reason, url, failure.getErrorMessage()[:300])
+        self._count(f"marketwatch/fetch/failed/{reason}")
+
+    def shop_failed(self, failure: Failure) -> Iterator[ListingItem]:
         shop_url = failure.request.cb_kwargs.get("shop_url")
+        self.fetch_failed(failure)
         self._failed("shop_unreachable", shop_url, failure.getErrorMessage())
         self._shops[shop_url] = {}
         for item in self._waiting.pop(shop_url, []):

@@ -1,0 +1,17 @@
+"""Canonical URLs: tracking parameters removed, query sorted, fragment dropped.
+
+Applied to every request the spider makes (so ``?spm=…`` variants of one page are fetched once, and the duplicate
+filter sees one URL) and again to every item URL in the normalize pipeline (for URLs that arrive from pages or APIs).
+"""
+
+from __future__ import annotations
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+#: Query parameters that only track a visitor; two URLs differing only in these show the same page.
+TRACKING_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "spm", "scm", "from",
+                   "share_from", "trackid", "ref", "clickid")
+
+
+def canonical_url(url: str) -> str:
+    return canonicalize_url(url_query_cleaner(url, TRACKING_PARAMS, remove=True))

@@ -4,12 +4,16 @@ Character n-grams rather than word segmentation: jieba runs at ~200 docs/s here,
 character n-grams survive the evasions (split words, inserted symbols) that the normaliser does not undo.
 Rule hits enter as features so the model learns how much each law-tied rule is worth in context.
 
+The model reads texts that are *already normalised* (and their rule hits): the scorer normalises each text once and
+hands the same :class:`~classifiers.normalize.Normalized` to the rulebook, the vectoriser and the explanations.
+
 Persisted with skops (never pickle) beside a ``model.json`` card; loading refuses a model made with another
 scikit-learn version, because sparse-model internals are not stable across releases.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -25,19 +29,24 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
+from classifiers import fast_tfidf
 from classifiers.labels import LABELS
-from classifiers.normalize import normalize
-from classifiers.rulebook import Rulebook, RuleHit
+from classifiers.rulebook import RuleHit
 from marketwatch.errors import ScoringError
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "model.json"
+
+#: Label value meaning "not known" (a reviewed lead says nothing about its other labels); such rows are left out of
+#: that label's fit, calibration and metrics.
+UNKNOWN = -1
 
 #: The only types a shipped model file may contain beyond skops' defaults; anything else is refused on load.
 TRUSTED_TYPES: list[str] = [
     "builtins.slice",
     "collections.defaultdict",
     "numpy.dtype",
+    "numpy.float32",
     "numpy.float64",
     "numpy.int64",
     "numpy.ndarray",
@@ -52,14 +61,56 @@ TRUSTED_TYPES: list[str] = [
 ]
 
 
-def rule_features(hits_per_doc: Sequence[Sequence[RuleHit]], rule_ids: Sequence[str]) -> sp.csr_matrix:
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """Hyper-parameters of :class:`TextModel`; chosen by measurement on the validation split (see ``select.py``).
+
+    Stored in the model card so a retrain reproduces the model and a reviewer sees what was chosen.
+    """
+
+    #: Character n-gram lengths of the normalised text. 5-fold CV on train+validation: (1,2), (1,3) and (1,4) within
+    #: 0.001 mean AP, (2,4) clearly worse; (1,2) is the cheapest to score and the smallest to ship.
+    ngram_range: tuple[int, int] = (1, 2)
+    #: Ignore n-grams seen in fewer documents: one-off n-grams are noise and bloat the shipped file (CV: 3 > 2 > 1).
+    min_df: int = 3
+    #: Keep at most this many n-grams (by corpus frequency): bounds the file size and the scoring cost.
+    max_features: int = 60_000
+    #: Inverse regularisation strength of each label's logistic regression. CV improves up to 32 and is flat after
+    #: (64: +0.001 AP); the smaller of the two, as a model fitted to hand-written texts should not fit them too hard.
+    c: float = 32.0
+    #: ``"balanced"`` reweights the rarer class; privacy texts are a minority of what is crawled.
+    class_weight: str | None = "balanced"
+    #: Scale of the rule-hit columns relative to the (L2-normalised) n-gram block; CV prefers 0.5 over 1 and 2
+    #: (0, rules ignored, is excluded by design: see ``select.py``).
+    rule_scale: float = 0.5
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ngram_range": list(self.ngram_range)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "ngram_range" in values:
+            values["ngram_range"] = tuple(values["ngram_range"])
+        return cls(**values)
+
+
+def rule_features(
+    hits_per_doc: Sequence[Sequence[RuleHit]], rule_ids: Sequence[str], scale: float = 1.0
+) -> sp.csr_matrix:
     """One column per rule (its weight when it fired) plus one per label (how many of its rules fired, log-scaled)."""
     col = {rid: i for i, rid in enumerate(rule_ids)}
     n_rules = len(rule_ids)
-    rows, cols, vals = [], [], []
+    label_col = {label: n_rules + j for j, label in enumerate(LABELS)}
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
     for r, hits in enumerate(hits_per_doc):
+        if not hits:
+            continue
         seen: dict[int, float] = {}
-        per_label = dict.fromkeys(LABELS, 0)
+        per_label: dict[str, int] = {}
         for hit in hits:
             c = col.get(hit.rule)
             if c is None:  # a rule added after training: ignored by the model, still shown as a reason
@@ -69,13 +120,15 @@ def rule_features(hits_per_doc: Sequence[Sequence[RuleHit]], rule_ids: Sequence[
         for c, v in seen.items():
             rows.append(r)
             cols.append(c)
-            vals.append(v)
-        for j, label in enumerate(LABELS):
-            if per_label[label]:
+            vals.append(v * scale)
+        for label, count in per_label.items():
+            if label in label_col:
                 rows.append(r)
-                cols.append(n_rules + j)
-                vals.append(float(np.log1p(per_label[label])))
-    return sp.csr_matrix((vals, (rows, cols)), shape=(len(hits_per_doc), n_rules + len(LABELS)), dtype=np.float64)
+                cols.append(label_col[label])
+                vals.append(float(np.log1p(count)) * scale)
+    return sp.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(hits_per_doc), n_rules + len(LABELS))
+    )
 
 
 @dataclass
@@ -86,44 +139,64 @@ class TextModel:
     classifiers: dict[str, CalibratedClassifierCV]
     rule_ids: list[str]
     thresholds: dict[str, float]
+    config: ModelConfig = field(default_factory=ModelConfig)
     card: dict[str, Any] = field(default_factory=dict)
 
     # -- training ---------------------------------------------------------------------------------------------
     @classmethod
     def fit(
         cls,
-        texts: Sequence[str],
+        norm_texts: Sequence[str],
+        hits: Sequence[Sequence[RuleHit]],
         y: dict[str, np.ndarray],
-        calib_texts: Sequence[str],
+        calib_norm_texts: Sequence[str],
+        calib_hits: Sequence[Sequence[RuleHit]],
         calib_y: dict[str, np.ndarray],
-        rulebook: Rulebook,
+        rule_ids: Sequence[str],
+        config: ModelConfig | None = None,
         *,
-        c: float = 8.0,
         seed: int = 0,
     ) -> TextModel:
-        """Fit on one split, calibrate and choose thresholds on another: calibration on training data overfits."""
+        """Fit on one split, calibrate and choose thresholds on another: calibration on training data overfits.
+
+        Texts are normalised texts; ``hits`` the rulebook's hits on them. Label arrays may hold :data:`UNKNOWN`.
+        """
+        config = config or ModelConfig()
         vectorizer = TfidfVectorizer(
-            analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=300_000, dtype=np.float64
+            analyzer="char", ngram_range=config.ngram_range, min_df=config.min_df, sublinear_tf=True,
+            max_features=config.max_features, dtype=np.float32,
         )
-        rule_ids = list(rulebook.rule_ids)
-        norm = [normalize(t).text for t in texts]
-        x_text = vectorizer.fit_transform(norm)
-        x = sp.hstack([x_text, rule_features([rulebook.match(t) for t in texts], rule_ids)], format="csr")
-        xc = _features(vectorizer, rulebook, rule_ids, calib_texts)
-        classifiers: dict[str, CalibratedClassifierCV] = {}
-        thresholds: dict[str, float] = {}
+        x_text = vectorizer.fit_transform(norm_texts)
+        # stop_words_ lists every n-gram cut by min_df/max_features: megabytes that scoring never reads.
+        vectorizer.stop_words_ = None
+        model = cls(vectorizer=vectorizer, classifiers={}, rule_ids=list(rule_ids), thresholds={}, config=config)
+        x = sp.hstack([x_text, rule_features(hits, model.rule_ids, config.rule_scale)], format="csr")
+        xc = model.features(calib_norm_texts, calib_hits)
         for label in LABELS:
-            base = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, random_state=seed)
-            base.fit(x, y[label])
+            known, known_c = y[label] != UNKNOWN, calib_y[label] != UNKNOWN
+            yl, ycl = y[label][known], calib_y[label][known_c]
+            for name, arr in (("training", yl), ("validation", ycl)):
+                if len(np.unique(arr)) < 2:
+                    raise ScoringError(
+                        f"the {name} split has no {'positive' if not arr.any() else 'negative'} texts for "
+                        f"{label!r} ({len(arr)} labeled); add labeled texts of both kinds for every label"
+                    )
+            base = LogisticRegression(C=config.c, class_weight=config.class_weight, max_iter=3000, random_state=seed)
+            base.fit(x[known], yl)
+            base.coef_ = base.coef_.astype(np.float32)  # halves the file; scores agree to ~1e-7
             cal = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid")
-            cal.fit(xc, calib_y[label])
-            classifiers[label] = cal
-            thresholds[label] = choose_threshold(cal.predict_proba(xc)[:, 1], calib_y[label])
-        return cls(vectorizer=vectorizer, classifiers=classifiers, rule_ids=rule_ids, thresholds=thresholds)
+            cal.fit(xc[known_c], ycl)
+            model.classifiers[label] = cal
+            model.thresholds[label] = choose_threshold(cal.predict_proba(xc[known_c])[:, 1], ycl)
+        return model
 
     # -- scoring ----------------------------------------------------------------------------------------------
-    def features(self, texts: Sequence[str], rulebook: Rulebook, hits: Sequence[Sequence[RuleHit]] | None = None):
-        return _features(self.vectorizer, rulebook, self.rule_ids, texts, hits=hits)
+    def features(self, norm_texts: Sequence[str], hits: Sequence[Sequence[RuleHit]]) -> sp.csr_matrix:
+        """Feature rows for normalised texts and their rule hits (the same rows training saw)."""
+        if len(norm_texts) != len(hits):
+            raise ValueError(f"got {len(norm_texts)} texts but {len(hits)} hit lists; pass one hit list per text")
+        x_text = fast_tfidf.transform(self.vectorizer, norm_texts)
+        return sp.hstack([x_text, rule_features(hits, self.rule_ids, self.config.rule_scale)], format="csr")
 
     def predict_proba(self, x: sp.csr_matrix) -> dict[str, np.ndarray]:
         return {label: self.classifiers[label].predict_proba(x)[:, 1] for label in LABELS}
@@ -157,32 +230,31 @@ class TextModel:
         return out
 
     def _coef(self, label: str) -> np.ndarray:
-        cached = getattr(self, "_coef_cache", None)
-        if cached is None:
-            cached = self._coef_cache = {}
+        cached = self.__dict__.setdefault("_coef_cache", {})
         if label not in cached:
             cal = self.classifiers[label]
             cached[label] = np.asarray(cal.calibrated_classifiers_[0].estimator.estimator.coef_).ravel()
         return cached[label]
 
     def _feature_names(self) -> np.ndarray:
-        names = getattr(self, "_names_cache", None)
-        if names is None:
-            names = self._names_cache = self.vectorizer.get_feature_names_out()
-        return names
+        if "_names_cache" not in self.__dict__:
+            self.__dict__["_names_cache"] = self.vectorizer.get_feature_names_out()
+        return self.__dict__["_names_cache"]
 
     # -- persistence ------------------------------------------------------------------------------------------
     def save(self, directory: Path, card: dict[str, Any]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"vectorizer": self.vectorizer, "classifiers": self.classifiers}
-        sio.dump(payload, directory / MODEL_FILE)
+        sio.dump(payload, directory / MODEL_FILE, compression=8)  # zip-deflated: ~3× smaller in git
         card = {
             **card,
             "labels": list(LABELS),
             "thresholds": self.thresholds,
+            "config": self.config.to_json(),
             "rule_ids": self.rule_ids,
             "sklearn_version": sklearn.__version__,
             "model_sha256": sha256_file(directory / MODEL_FILE),
+            "model_bytes": (directory / MODEL_FILE).stat().st_size,
         }
         (directory / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         self.card = card
@@ -195,7 +267,7 @@ class TextModel:
             raise ScoringError(
                 f"no model in {directory} (expected {MODEL_FILE} and {CARD_FILE}); train one with `marketwatch train`"
             )
-        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card = read_card(directory)
         made_with = card.get("sklearn_version")
         if made_with != sklearn.__version__:
             raise ScoringError(
@@ -213,6 +285,7 @@ class TextModel:
             classifiers=payload["classifiers"],
             rule_ids=list(card["rule_ids"]),
             thresholds={k: float(v) for k, v in card["thresholds"].items()},
+            config=ModelConfig.from_json(card.get("config", {})),
             card=card,
         )
 
@@ -221,36 +294,43 @@ class TextModel:
         return str(self.card.get("version", "unsaved"))
 
 
-def _features(
-    vectorizer: TfidfVectorizer,
-    rulebook: Rulebook,
-    rule_ids: Sequence[str],
-    texts: Sequence[str],
-    hits: Sequence[Sequence[RuleHit]] | None = None,
-) -> sp.csr_matrix:
-    if hits is None:
-        hits = [rulebook.match(t) for t in texts]
-    x_text = vectorizer.transform([normalize(t).text for t in texts])
-    return sp.hstack([x_text, rule_features(hits, rule_ids)], format="csr")
+def read_card(directory: Path) -> dict[str, Any]:
+    """The ``model.json`` card of a model folder, or a ScoringError that says what is wrong with it."""
+    path = directory / CARD_FILE
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScoringError(f"cannot read {path} ({exc}); is {directory} a model folder?") from exc
+    except json.JSONDecodeError as exc:
+        raise ScoringError(f"{path} is not valid JSON ({exc}); restore it from the registry or retrain") from exc
+    if not isinstance(card, dict):
+        raise ScoringError(f"{path} holds a {type(card).__name__}, expected a JSON object (the model card)")
+    return card
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, beta: float = 1.0) -> float:
-    """The probability cut that maximises F-beta on validation data; 0.5 when validation has no positives."""
+    """The probability cut that maximises F-beta on validation data; 0.5 when validation has no positives.
+
+    The cut is placed halfway between the best-scoring validation probability and the next lower one, not on the
+    score of one validation text, so that new texts just below that text's score are treated alike.
+    """
+    p = np.asarray(p, dtype=np.float64)
     y = np.asarray(y)
     if y.sum() == 0:
         return 0.5
-    best_t, best_f = 0.5, -1.0
-    for t in np.unique(np.round(p, 3)):
+    candidates = np.unique(p)
+    best_i, best_f = 0, -1.0
+    for i, t in enumerate(candidates):
         pred = p >= t
         tp = float((pred & (y == 1)).sum())
         prec = tp / max(pred.sum(), 1)
         rec = tp / y.sum()
-        if prec + rec == 0:
-            continue
-        f = (1 + beta**2) * prec * rec / (beta**2 * prec + rec)
+        f = 0.0 if prec + rec == 0 else (1 + beta**2) * prec * rec / (beta**2 * prec + rec)
         if f > best_f:
-            best_t, best_f = float(t), f
-    return best_t
+            best_i, best_f = i, f
+    if best_i == 0:
+        return float(candidates[0])
+    return float((candidates[best_i] + candidates[best_i - 1]) / 2)
 
 
 def sha256_file(path: Path) -> str:

@@ -7,13 +7,14 @@ model version, so an officer can defend the lead. Pure (no Scrapy, no Elasticsea
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Sequence
 
 from classifiers.labels import DEFAULT_LAW, LABELS
 from classifiers.model import TextModel
-from classifiers.normalize import normalize
+from classifiers.normalize import Normalized, normalize
 from classifiers.rulebook import Rulebook, RuleHit
 from marketwatch.errors import ScoringError
 
@@ -41,40 +42,45 @@ class Scorer:
         return self.score_many([text])[0]
 
     def score_many(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        """Score a batch; each text is normalised once, and that one normalisation feeds rules, model and reasons."""
         if not texts:
             return []
         clean = [_prepare(t) for t in texts]
-        hits = [self.rulebook.match(t) for t, _ in clean]
-        x = self.model.features([t for t, _ in clean], self.rulebook, hits=hits)
+        norms = [normalize(t) for t, _ in clean]
+        hits = [self.rulebook.match_normalized(t, n) for (t, _), n in zip(clean, norms)]
+        x = self.model.features([n.text for n in norms], hits)
         probs = self.model.predict_proba(x)
+        thresholds = self.model.thresholds
+        version = self.model_version
         out = []
         for i, (text, truncated) in enumerate(clean):
             scores = {label: round(float(probs[label][i]), 4) for label in LABELS}
-            flags = [label for label in LABELS if scores[label] >= self.model.thresholds[label]]
+            flags = [label for label in LABELS if scores[label] >= thresholds[label]]
             reasons = [_rule_reason(h) for h in hits[i]]
             for label in flags:
                 if not any(r["label"] == label for r in reasons):
-                    reasons.extend(self._model_reasons(label, text, x[i]))
+                    reasons.extend(self._model_reasons(label, text, norms[i], x[i]))
             record: dict[str, Any] = {
                 "scores": scores,
                 "flags": flags,
                 "reasons": reasons,
-                "model_version": self.model_version,
+                "model_version": version,
             }
             if truncated:
                 record["truncated_at"] = MAX_CHARS
             out.append(record)
         return out
 
-    def _model_reasons(self, label: str, text: str, x_row) -> list[dict[str, Any]]:
+    def _model_reasons(self, label: str, text: str, norm: Normalized, x_row) -> list[dict[str, Any]]:  # noqa: ANN001
         """When no rule speaks for a flag, quote the n-grams that pushed the model, located in the original text."""
-        norm = normalize(text)
         reasons = []
         for term, weight in self.model.top_terms(label, x_row):
             pos = norm.text.find(term)
             if pos < 0:
                 continue
             start, end = norm.to_original(pos, pos + len(term))
+            if start == end:
+                continue
             reasons.append(
                 {
                     "label": label,
@@ -101,12 +107,25 @@ def _rule_reason(hit: RuleHit) -> dict[str, Any]:
     }
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _prepare(text: Any) -> tuple[str, bool]:
+    """The text to score and whether it was cut; anything but a string is refused with the type that arrived.
+
+    Lone surrogates (from ``"\\ud800"`` escapes in JSON, or bytes decoded with ``surrogateescape``) become U+FFFD,
+    one character for one so spans still hold: they cannot be written as UTF-8, and a quote must be writable.
+    """
     if not isinstance(text, str):
-        raise ScoringError(f"text must be a string, got {type(text).__name__}")
-    if len(text) > MAX_CHARS:
-        return text[:MAX_CHARS], True
-    return text, False
+        raise ScoringError(
+            f"text must be a string, got {type(text).__name__}; decode bytes (UTF-8) before scoring"
+        )
+    truncated = len(text) > MAX_CHARS
+    if truncated:
+        text = text[:MAX_CHARS]
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
+    return text, truncated
 
 
 # -- the `marketwatch score` contract --------------------------------------------------------------------------

@@ -1,20 +1,34 @@
-"""Training the shipped model from the hand-labeled corpus (and, later, from reviewed leads)."""
+"""Training a model from the hand-labeled corpus and, optionally, from leads that monitors reviewed.
+
+Fit on the train split, calibrate and choose thresholds on the validation split, report on the held-out test split
+(which nothing in training reads). Splits come from a hash of each text's id (:mod:`classifiers.corpus`), so adding
+texts never moves one into or out of the test split.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+import sklearn
+
 from classifiers.corpus import CORPUS_DIR, Example, label_arrays, read_jsonl, split
 from classifiers.evaluate import evaluate
-from classifiers.model import TextModel, sha256_lines
-from classifiers.rulebook import Rulebook
+from classifiers.labels import LABELS
+from classifiers.model import UNKNOWN, ModelConfig, TextModel, sha256_lines
+from classifiers.normalize import normalize
+from classifiers.rulebook import Rulebook, RuleHit
 from classifiers.scorer import Scorer
 from marketwatch import __version__
 from marketwatch.errors import ScoringError
+
+#: Fewer labeled texts than this cannot give three useful splits.
+MIN_EXAMPLES = 50
 
 
 def git_commit() -> str:
@@ -25,40 +39,121 @@ def git_commit() -> str:
         return "unknown"
 
 
-def train(data: Sequence[Path] = (CORPUS_DIR,), out_dir: Path | None = None, *, seed: int = 0) -> dict[str, Any]:
-    """Fit on the train split, calibrate on validation, report on the held-out test split; save if ``out_dir``."""
-    examples = read_jsonl(data)
-    if len(examples) < 50:
-        raise ScoringError(f"only {len(examples)} labeled texts in {[str(p) for p in data]}; need at least 50")
-    parts = split(examples)
-    rulebook = Rulebook.load()
-    started = time.perf_counter()
-    model = TextModel.fit(
-        [e.text for e in parts["train"]], label_arrays(parts["train"]),
-        [e.text for e in parts["validation"]], label_arrays(parts["validation"]),
-        rulebook, seed=seed,
+@dataclass(frozen=True)
+class Prepared:
+    """Normalised texts and their rule hits: computed once per split, shared by fitting and model selection."""
+
+    examples: list[Example]
+    norm_texts: list[str]
+    hits: list[list[RuleHit]]
+    y: dict[str, np.ndarray]
+
+
+def prepare(examples: Sequence[Example], rulebook: Rulebook) -> Prepared:
+    examples = list(examples)
+    norms = [normalize(e.text) for e in examples]
+    hits = [rulebook.match_normalized(e.text, n) for e, n in zip(examples, norms)]
+    return Prepared(examples, [n.text for n in norms], hits, label_arrays(examples))
+
+
+def fit(train_part: Prepared, validation_part: Prepared, rulebook: Rulebook, config: ModelConfig | None = None,
+        *, seed: int = 0) -> TextModel:
+    return TextModel.fit(
+        train_part.norm_texts, train_part.hits, train_part.y,
+        validation_part.norm_texts, validation_part.hits, validation_part.y,
+        rulebook.rule_ids, config, seed=seed,
     )
+
+
+def train(
+    data: Sequence[Path] = (CORPUS_DIR,),
+    out_dir: Path | None = None,
+    *,
+    extra: Sequence[Example] = (),
+    extra_source: str = "",
+    config: ModelConfig | None = None,
+    rulebook: Rulebook | None = None,
+    seed: int = 0,
+) -> tuple[TextModel, dict[str, Any]]:
+    """Train, evaluate on the held-out split, and save into ``out_dir`` (if given). Returns the model and its card.
+
+    ``extra`` are labeled texts from elsewhere (reviewed leads); they are split by id like the corpus.
+    """
+    examples = read_jsonl(data) if data else []
+    examples = _dedupe([*examples, *extra])
+    if len(examples) < MIN_EXAMPLES:
+        where = [str(p) for p in data] + ([extra_source] if extra_source else [])
+        raise ScoringError(f"only {len(examples)} labeled texts in {where}; need at least {MIN_EXAMPLES} "
+                           "(pass the shipped corpus too: --data classifiers/data/corpus)")
+    parts = split(examples)
+    rulebook = rulebook or Rulebook.load()
+    config = config or ModelConfig()
+    started = time.perf_counter()
+    prepared = {name: prepare(items, rulebook) for name, items in parts.items() if name != "test"}
+    model = fit(prepared["train"], prepared["validation"], rulebook, config, seed=seed)
     fit_s = time.perf_counter() - started
-    version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    now = dt.datetime.now(dt.timezone.utc)
+    version = now.strftime("%Y%m%d-%H%M%S")
     model.card = {"version": version}
     metrics = evaluate(Scorer(rulebook=rulebook, model=model), parts["test"])
     card = {
         "version": version,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "marketwatch_version": __version__,
         "git_commit": git_commit(),
+        "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                      "scipy": _version("scipy"), "skops": _version("skops")},
         "training_data": {
             "files": [str(p) for p in data],
-            "sha256": _data_hash(examples),
+            "extra": extra_source or None,
+            "n_extra": len(extra),
+            "sha256": data_hash(examples),
             "n": {name: len(items) for name, items in parts.items()},
+            "positives": {name: {label: int((label_arrays(items)[label] == 1).sum()) for label in LABELS}
+                          for name, items in parts.items()},
         },
         "fit_seconds": round(fit_s, 2),
-        "metrics_test": {k: v for k, v in metrics.items() if k != "worst_errors"},
+        "metrics_test": summary(metrics),
     }
     if out_dir is not None:
         model.save(out_dir, card)
-    return card
+    else:
+        model.card = card
+    return model, model.card
 
 
-def _data_hash(examples: list[Example]) -> str:
-    return sha256_lines(f"{e.id}\t{e.labels}\t{e.text}" for e in sorted(examples, key=lambda e: e.id))
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The part of an evaluation worth keeping in a card: counts and per-label P/R/F1, no texts, no curves."""
+    return {
+        "n": metrics["n"],
+        "labels": {label: {"model": m["model"], "rules_only": m["rules_only"], "threshold": m["threshold"],
+                           "average_precision": m.get("average_precision")}
+                   for label, m in metrics["labels"].items()},
+    }
+
+
+def _dedupe(examples: list[Example]) -> list[Example]:
+    """Keep the last example per id: a reviewed lead overrides an earlier review of the same lead."""
+    by_id: dict[str, Example] = {}
+    for e in examples:
+        by_id[e.id] = e
+    return list(by_id.values())
+
+
+def data_hash(examples: Sequence[Example]) -> str:
+    """SHA-256 over (id, labels, text) in id order: the same data gives the same hash, whatever the file layout."""
+    return sha256_lines(
+        f"{e.id}\t{sorted(e.labels.items())}\t{e.text}" for e in sorted(examples, key=lambda e: e.id)
+    )
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(module)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+__all__ = ["MIN_EXAMPLES", "Prepared", "UNKNOWN", "data_hash", "fit", "prepare", "summary", "train"]

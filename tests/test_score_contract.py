@@ -119,3 +119,41 @@ def test_changed_model_file_is_refused(tmp_path: Path) -> None:
 def test_missing_model_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ScoringError, match="train one with `marketwatch train`"):
         TextModel.load(tmp_path)
+
+
+def test_one_megabyte_is_cut_and_says_so(scorer: Scorer) -> None:
+    text = ("根治糖尿病。" + "普通描述文字" * 20) * 8000  # ≈ 1 MB of UTF-8
+    assert len(text.encode("utf-8")) > 1_000_000
+    record = scorer.score(text)
+    assert record["truncated_at"] == MAX_CHARS
+    assert all(end <= MAX_CHARS for _, end in (r["span"] for r in record["reasons"]))
+    assert "false_advertising" in record["flags"]
+
+
+def test_lone_surrogates_are_replaced_so_the_output_can_be_written(scorer: Scorer, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "s", "text": "\\ud800根治糖尿病\\udfff"}\n', encoding="utf-8")
+    dst = tmp_path / "out.jsonl"
+    subprocess.run([sys.executable, "-m", "leads.cli", "score", "--in", str(src), "--out", str(dst)],
+                   capture_output=True, text=True, timeout=120, check=True)
+    record = json.loads(dst.read_text(encoding="utf-8"))
+    assert "false_advertising" in record["flags"]
+    for reason in record["reasons"]:
+        assert "\ufffd根治糖尿病\ufffd"[reason["span"][0]:reason["span"][1]] == reason["match"]
+
+
+def test_non_text_is_refused_with_the_type_that_arrived(scorer: Scorer) -> None:
+    with pytest.raises(ScoringError, match="text must be a string, got bytes; decode bytes"):
+        scorer.score(b"\xe6\xa0\xb9")  # type: ignore[arg-type]
+
+
+def test_scoring_normalises_each_text_once(scorer: Scorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import classifiers.rulebook
+    import classifiers.scorer
+
+    calls = []
+    real = classifiers.scorer.normalize
+    monkeypatch.setattr(classifiers.scorer, "normalize", lambda t: calls.append(t) or real(t))
+    monkeypatch.setattr(classifiers.rulebook, "normalize", lambda t: pytest.fail("rulebook normalised again"))
+    scorer.score_many(["根治糖尿病", "出售业主名单", "纯棉T恤"])
+    assert len(calls) == 3

@@ -44,6 +44,9 @@ def test_every_item_and_lead_field_is_mapped() -> None:
     from leads.review import Decision  # noqa: F401 - the audit entry shape is checked below
     from leads.store import plan_record
 
+    for name in ("leads", "lead-captures"):
+        t = load_template(name)  # the index records its schema version, so `index status` can tell it is outdated
+        assert t["template"]["mappings"]["_meta"]["schema_version"] == t["_meta"]["schema_version"], name
     mapped = mapped_fields(load_template("leads")["template"]["mappings"]["properties"])
     skipped = {"fingerprint", "score"}  # the lead id (mapped too), and the score spread over scores/flags/reasons
     for cls in (ListingItem, AdItem):

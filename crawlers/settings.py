@@ -51,6 +51,8 @@ REDIRECT_MAX_TIMES = 10
 
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+#: Scrapy's remote-control extension needs the asyncio reactor, which only browser crawls use (crawlers.run).
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 

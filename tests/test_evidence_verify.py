@@ -90,5 +90,3 @@ def test_verify_command_finds_the_tampered_lead(es_url, es, alias, demo_site, tm
     other_id = sorted(leads)[1]
     ok = cli("evidence", "verify", other_id)
     assert ok.returncode == 0 and f"OK {other_id}" in ok.stdout
-    missing = cli("evidence", "verify", "no-such-lead")
-    assert missing.returncode != 0 and "no-such-lead" in (missing.stdout + missing.stderr)

@@ -397,11 +397,22 @@ def get_lead(es: Elasticsearch, alias: str, lead_id: str) -> dict[str, Any]:
     return {"id": hit["_id"], **hit["_source"]}
 
 
-def get_captures(es: Elasticsearch, alias: str, lead_id: str, size: int = 100) -> list[dict[str, Any]]:
-    """The capture history of one lead, oldest first."""
+def get_captures(es: Elasticsearch, alias: str, lead_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The capture history of one lead, oldest first: the chain from its latest capture back through the links.
+
+    Read by id (real-time), so a capture written a moment ago is there without waiting for a refresh.
+    """
     try:
-        res = es.search(index=captures_alias(alias), query={"term": {"lead_id": lead_id}},
-                        sort=[{"captured_at": "asc"}], size=size)
+        cid = es.get(index=alias, id=lead_id, source_includes=["latest_capture"])["_source"].get("latest_capture")
+        chain: list[dict[str, Any]] = []
+        while cid and len(chain) < limit:
+            hit = es.options(ignore_status=404).get(index=captures_alias(alias), id=cid)
+            if not hit.get("found"):
+                break
+            chain.append({"id": hit["_id"], **hit["_source"]})
+            cid = hit["_source"].get("previous_capture")
+    except NotFoundError as exc:
+        raise IndexingError(f"no lead with id {lead_id!r} in {alias!r}") from exc
     except (ApiError, TransportError) as exc:
         raise IndexingError(f"reading the captures of {lead_id!r} failed: {node_reason(exc)}") from exc
-    return [{"id": h["_id"], **h["_source"]} for h in res["hits"]["hits"]]
+    return chain[::-1]

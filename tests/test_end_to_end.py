@@ -120,3 +120,14 @@ def test_evidence_verifies_and_holds_the_page(crawled) -> None:  # noqa: ANN001
     with open(store.root / taole["evidence"]["warc_path"], "rb") as fh:
         body = next(r.content_stream().read() for r in ArchiveIterator(fh) if r.rec_type == "response")
     assert taole["title"] in body.decode("gbk")
+
+
+def test_unchanged_recrawl_adds_no_capture(crawled, es_url) -> None:  # noqa: ANN001
+    """The demo site serves the same content twice: one capture per lead, however often it is crawled."""
+    from leads.store import connect
+
+    es = connect(es_url)
+    es.indices.refresh(index="mw-e2e-captures")
+    assert {lead["capture_count"] for lead in crawled["second"].values()} == {1}
+    assert es.count(index="mw-e2e-captures")["count"] == len(crawled["second"])
+    assert all(lead["latest_capture"].startswith(lead["id"]) for lead in crawled["second"].values())

@@ -116,6 +116,9 @@ def test_review_cli_prints_one_line_errors(es_url, alias, leads, capsys, monkeyp
     monkeypatch.setenv("MARKETWATCH_USER", "dora")
     assert main(["review", "fp0001", "--status", "reviewing", "--note", "看一下"]) == 0
     assert "lead fp0001: new → reviewing by dora" in capsys.readouterr().out
+    assert main(["show", "fp0001"]) == 0
+    shown = capsys.readouterr().out
+    assert "dora: new → reviewing  「看一下」" in shown and "capture 2026-01-01T00:00:00.000Z" in shown
     assert main(["review", "missing", "--status", "reviewing"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("marketwatch review: no lead with id 'missing'") and "Traceback" not in err

@@ -1,7 +1,8 @@
 """Training a model from the hand-labeled corpus and, optionally, from leads that monitors reviewed.
 
-Fit on the train split, calibrate and choose thresholds on the validation split, report on the held-out test split
-(which nothing in training reads). Splits come from a hash of each text's id (:mod:`classifiers.corpus`), so adding
+By default (``ModelConfig.calibration == "cv"``) the model is fitted on the train and validation splits, with
+calibration and thresholds from 5-fold out-of-fold scores; with ``"validation"`` it is fitted on train and calibrated
+on validation. Either way it is reported on the held-out test split, which nothing in training reads. Splits come from a hash of each text's id (:mod:`classifiers.corpus`), so adding
 texts never moves one into or out of the test split.
 """
 
@@ -65,6 +66,18 @@ def fit(train_part: Prepared, validation_part: Prepared, rulebook: Rulebook, con
     )
 
 
+def fit_recipe(train_split: Sequence[Example], validation_split: Sequence[Example], rulebook: Rulebook,
+               config: ModelConfig, *, seed: int = 0) -> TextModel:
+    """The shipped way to fit: per ``config.calibration``, on train + validation with out-of-fold calibration, or on
+    train with calibration on validation."""
+    if config.calibration == "cv":
+        both = prepare([*train_split, *validation_split], rulebook)
+        return TextModel.fit_cv(both.norm_texts, both.hits, both.y, rulebook.rule_ids, config, seed=seed)
+    if config.calibration == "validation":
+        return fit(prepare(train_split, rulebook), prepare(validation_split, rulebook), rulebook, config, seed=seed)
+    raise ScoringError(f"calibration {config.calibration!r} is not one of 'validation', 'cv'; fix the model config")
+
+
 def train(
     data: Sequence[Path] = (CORPUS_DIR,),
     out_dir: Path | None = None,
@@ -73,6 +86,7 @@ def train(
     extra_source: str = "",
     config: ModelConfig | None = None,
     rulebook: Rulebook | None = None,
+    version: str | None = None,
     seed: int = 0,
 ) -> tuple[TextModel, dict[str, Any]]:
     """Train, evaluate on the held-out split, and save into ``out_dir`` (if given). Returns the model and its card.
@@ -89,11 +103,10 @@ def train(
     rulebook = rulebook or Rulebook.load()
     config = config or ModelConfig()
     started = time.perf_counter()
-    prepared = {name: prepare(items, rulebook) for name, items in parts.items() if name != "test"}
-    model = fit(prepared["train"], prepared["validation"], rulebook, config, seed=seed)
+    model = fit_recipe(parts["train"], parts["validation"], rulebook, config, seed=seed)
     fit_s = time.perf_counter() - started
     now = dt.datetime.now(dt.timezone.utc)
-    version = now.strftime("%Y%m%d-%H%M%S")
+    version = version or new_version(now)
     model.card = {"version": version}
     metrics = evaluate(Scorer(rulebook=rulebook, model=model), parts["test"])
     card = {
@@ -120,6 +133,11 @@ def train(
     else:
         model.card = card
     return model, model.card
+
+
+def new_version(now: dt.datetime | None = None) -> str:
+    """A model version: the UTC time of training, so versions sort by age and name their registry folders."""
+    return (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%d-%H%M%S")
 
 
 def summary(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from classifiers.corpus import CORPUS_DIR
-    from classifiers.train import train
+    from classifiers.train import new_version, train
 
     extra: list[Any] = []
     source = ""
@@ -60,11 +60,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(extra)} reviewed lead(s) from {settings.index_alias!r}", file=sys.stderr)
     data = [Path(p) for p in args.data] if args.data is not None else [CORPUS_DIR]
     registry = _registry(settings)
-    version = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    version = new_version()
     out = Path(args.out) if args.out else registry.new_dir(version)
     if (out / "model.json").exists():
         raise ScoringError(f"{out} already holds a model; pass another --out (models are never overwritten)")
-    _, card = train(data, out, extra=extra, extra_source=source)
+    _, card = train(data, out, extra=extra, extra_source=source, version=version)
     print(json.dumps(_headline_card(card), ensure_ascii=False, indent=1))
     print(f"model {card['version']} saved to {out}")
     print(f"compare and serve it with: marketwatch model promote {card['version'] if not args.out else out}")

@@ -155,6 +155,16 @@ def held_out_split(data: Sequence[Path] = (CORPUS_DIR,)) -> list[Example]:
     return split(read_jsonl(data))["test"]
 
 
+def _n_fit(card: dict[str, Any]) -> int | None:
+    data = card.get("training_data") or {}
+    if "n_fit" in data:
+        return data["n_fit"]
+    n = data.get("n") or {}
+    if (card.get("config") or {}).get("calibration") == "cv":  # cards written before n_fit was recorded
+        return (n.get("train") or 0) + (n.get("validation") or 0)
+    return n.get("train")
+
+
 def _row(card: dict[str, Any], path: Path, serving_sha: str | None) -> dict[str, Any]:
     metrics = (card.get("metrics_test") or {}).get("labels", {})
     return {
@@ -162,7 +172,7 @@ def _row(card: dict[str, Any], path: Path, serving_sha: str | None) -> dict[str,
         "serving": bool(serving_sha) and card.get("model_sha256") == serving_sha,
         "created_at": card.get("created_at"),
         "path": str(path),
-        "n_train": (card.get("training_data") or {}).get("n", {}).get("train"),
+        "n_train": _n_fit(card),
         "f1": {label: (metrics.get(label) or {}).get("model", {}).get("f1") for label in LABELS},
         "thresholds": card.get("thresholds"),
         "sklearn": card.get("sklearn_version"),

@@ -122,6 +122,8 @@ def train(
             "n_extra": len(extra),
             "sha256": data_hash(examples),
             "n": {name: len(items) for name, items in parts.items()},
+            # Texts the regressions were fitted on: train + validation with out-of-fold calibration, else train.
+            "n_fit": len(parts["train"]) + (len(parts["validation"]) if config.calibration == "cv" else 0),
             "positives": {name: {label: int((label_arrays(items)[label] == 1).sum()) for label in LABELS}
                           for name, items in parts.items()},
         },

@@ -119,7 +119,7 @@ def cmd_model(args: argparse.Namespace, settings: Settings) -> int:
         for r in rows:
             f1 = " ".join(f"{label}={v if v is not None else '-'}" for label, v in r["f1"].items())
             print(f"{'*' if r['serving'] else ' '} {r['version']}  {r['created_at'] or '-'}  test F1: {f1}  "
-                  f"(train n={r['n_train']}, sklearn {r['sklearn']})")
+                  f"(fitted on {r['n_train']} texts, sklearn {r['sklearn']})")
         return 0
     if args.action == "show":
         card = read_card(registry.resolve(args.version or "current"))

@@ -98,20 +98,21 @@ def test_dismissed_lead_without_flags_teaches_nothing() -> None:
 
 @pytest.mark.integration
 def test_reviewed_leads_are_read_from_the_index(es, alias: str, tmp_path: Path) -> None:  # noqa: ANN001
-    from leads.lead import lead_parts
-    from leads.store import LeadWriter, Spool
+    from leads.lead import lead_record
+    from leads.spool import Spool
+    from leads.store import LeadWriter
 
     writer = LeadWriter(es, alias, Spool(tmp_path / "spool"))
     writer.open()
     statuses = {"c1": "confirmed", "d1": "dismissed", "n1": "new"}
     for fp, status in statuses.items():
         item = {"fingerprint": fp, "url": f"https://shop.example/{fp}", "title": f"标题{fp}", "text": "三个疗程根治糖尿病",
-                "captured_at": "2026-11-29T10:00:00Z",
+                "captured_at": "2026-11-29T10:00:00Z", "content_hash": fp * 8,
                 "score": {"scores": {"false_advertising": 0.9, "privacy_violation": 0.1},
                           "flags": ["false_advertising"], "reasons": [], "model_version": "t"}}
-        lead_id, refresh, first = lead_parts(item, "listing")
-        first["review"] = {"status": status, "labels": []}
-        writer.upsert(lead_id, refresh, first)
+        record = lead_record(item, "listing")
+        record.first["review"] = {"status": status, "labels": []}  # as if a monitor had reviewed it
+        writer.add(record)
     writer.close()
     assert writer.stats.failed == 0
     es.indices.refresh(index=alias)

@@ -37,9 +37,13 @@ CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 def browser_settings() -> dict[str, Any]:
     """Scrapy settings that route ``meta["playwright"]`` requests through scrapy-playwright and Debian's Chromium."""
+    from crawlers import settings as project
+
     handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
     return {
         "MARKETWATCH_BROWSER": True,
+        # Screenshots and context recycling, registered only here so plain crawls do not log it as disabled.
+        "DOWNLOADER_MIDDLEWARES": {**project.DOWNLOADER_MIDDLEWARES, "crawlers.browser.BrowserMiddleware": 960},
         "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": {"executable_path": CHROMIUM_PATH, "headless": True, "args": list(CHROMIUM_ARGS)},

@@ -61,8 +61,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.RedirectLoopMiddleware": 650,
     # Closest to the downloader, so the WARC holds the bytes as sent, before decompression and redirects.
     "pipelines.evidence.EvidenceMiddleware": 950,
-    # Browser pages: screenshot and context recycling; off unless MARKETWATCH_BROWSER (a browser profile) is set.
-    "crawlers.browser.BrowserMiddleware": 960,
 }
 
 ITEM_PIPELINES = {

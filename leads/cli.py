@@ -52,6 +52,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Node → demo marketplace → crawl → score → index → the top leads, in one go."""
     from crawlers.run import run_crawl
     from demo.site import start_demo_site
+    from leads.indices import require_current
     from leads.search import LeadQuery, search
     from leads.store import connect
 
@@ -60,6 +61,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         url = _node(settings).start()
         settings = replace(settings, es_url=url)
         print(f"search node: {url}", flush=True)
+    require_current(connect(settings.es_url, timeout=10), settings.index_alias)
     try:
         site_cm = start_demo_site(port=args.port, seed=args.seed)
     except OSError:

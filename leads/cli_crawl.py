@@ -48,6 +48,11 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
         if not sep or not key.isupper():
             raise ConfigError(f"--set {pair!r}: expected NAME=VALUE with a Scrapy setting name, e.g. DOWNLOAD_TIMEOUT=5")
         overrides[key] = value
+    if args.index:
+        from leads.indices import require_current
+        from leads.store import connect
+
+        require_current(connect(settings.es_url, timeout=10), settings.index_alias)
     t0 = time.perf_counter()
     stats = run_crawl(args.profiles, settings, base_url=args.base_url, overrides=overrides, items_dir=args.out_dir)
     print_crawl_summary(stats, time.perf_counter() - t0)
@@ -67,6 +72,9 @@ def print_crawl_summary(stats: dict[str, dict[str, Any]], seconds: float) -> Non
     pages = _sum(stats, "downloader/response_count")
     print(f"pages fetched:    {pages}  ({pages / max(seconds, 1e-9):.1f} pages/s)")
     print(f"items extracted:  {_sum(stats, 'item_scraped_count')}")
+    unchanged = _sum(stats, "marketwatch/dedupe/unchanged")
+    if unchanged:
+        print(f"unchanged:        {unchanged}  (same content as the last capture: not re-scored)")
     for label in LABELS:
         print(f"flagged {label + ':':<19}{_sum(stats, f'marketwatch/score/flagged/{label}')}")
     print(f"indexed:          {_sum(stats, 'marketwatch/index/indexed')}"

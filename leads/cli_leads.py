@@ -57,7 +57,9 @@ def print_lead_line(hit: dict[str, Any]) -> None:
     size = f" ×{hit['group_size']} same text (group {hit['group']})" if hit.get("group_size", 1) > 1 else ""
     print(f"- [{best[1]:.2f} {LABEL_NAMES_ZH.get(best[0], best[0])}]{status} {hit['title']}  ({hit['platform']} · "
           f"{hit['shop_name'] or '-'})  id={hit['id']}{size}")
-    for reason in hit["reasons"][:2]:
+    # The same rule often fires on the title and again in the text: show distinct findings.
+    distinct = {(r["rule"], r["match"]): r for r in hit["reasons"]}
+    for reason in list(distinct.values())[:2]:
         print(f"    {reason['law']} · {reason['category']} · 「{reason['match']}」 ({reason['rule']})")
     for fragment in hit.get("highlight", [])[:1]:
         print(f"    …{fragment}…")

@@ -157,6 +157,20 @@ def status(es: Elasticsearch, alias: str) -> list[FamilyStatus]:
     return out
 
 
+def require_current(es: Elasticsearch, alias: str) -> None:
+    """Refuse to crawl into indices built from an older template: a strict mapping would reject every new field."""
+    try:
+        statuses = status(es, alias)
+    except IndexingError:
+        return  # cluster unreachable: the writer spools until it is back, and checks nothing it cannot see
+    for st in statuses:
+        if st.outdated:
+            raise IndexingError(
+                f"{st.index} was built with schema {st.schema_version}, the template is at {st.template_version}; "
+                "run `marketwatch index migrate` first (with no crawl running)"
+            )
+
+
 def _old_indices(es: Elasticsearch, alias: str, family: Family, live: str | None) -> Iterator[str]:
     pattern = family.index_re(alias)
     found = es.indices.get(index=f"{family.alias(alias)}-*", allow_no_indices=True, expand_wildcards="open,closed")

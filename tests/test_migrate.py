@@ -8,6 +8,7 @@ from leads import indices
 from leads.lead import lead_record
 from leads.spool import Spool
 from leads.store import LeadWriter, get_captures, get_lead
+from marketwatch.errors import IndexingError
 from pipelines.dedupe import content_hash
 
 pytestmark = pytest.mark.integration
@@ -84,3 +85,19 @@ def test_index_cli(store, es_url, capsys, monkeypatch) -> None:  # noqa: ANN001
     assert f"{alias}: {old} → " in out and "25 docs copied" in out and f"{alias}-captures: already on" in out
     assert main(["index", "drop-old"]) == 0
     assert f"dropped: {old}" in capsys.readouterr().out
+
+
+def test_crawling_into_an_outdated_index_is_refused_with_the_fix(store) -> None:  # noqa: ANN001
+    es, alias, _ = store
+    indices.require_current(es, alias)  # current: nothing to say
+    _pretend_outdated(es, alias)
+    with pytest.raises(IndexingError, match=r"built with schema 1, .*run `marketwatch index migrate` first"):
+        indices.require_current(es, alias)
+    indices.migrate(es, alias)
+    indices.require_current(es, alias)
+
+
+def test_an_unreachable_cluster_is_left_to_the_spool() -> None:
+    from leads.store import connect
+
+    indices.require_current(connect("http://127.0.0.1:1", timeout=1), "anything")

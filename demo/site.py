@@ -34,6 +34,19 @@ def _labels(entry_fa: int, entry_pv: int) -> dict[str, int]:
     return {"false_advertising": entry_fa, "privacy_violation": entry_pv}
 
 
+def _listing_labels(e: Any) -> dict[str, Any]:
+    """What every listing record ends with: no ad fields, and the pool entry's labels."""
+    return {
+        "advertiser": None,
+        "landing_url": None,
+        "slot_page_url": None,
+        "position": None,
+        "labels": _labels(e.false_advertising, e.privacy_violation),
+        "violation": e.violation,
+        "pool_key": e.key,
+    }
+
+
 def _listing_record(lst: Listing, base: str) -> dict[str, Any]:
     e = lst.entry
     return {
@@ -51,13 +64,7 @@ def _listing_record(lst: Listing, base: str) -> dict[str, Any]:
         "shop_url": base + shop_path(lst.platform, lst.shop.shop_id),
         "shop_licence": lst.shop.licence,
         "shop_company": lst.shop.company,
-        "advertiser": None,
-        "landing_url": None,
-        "slot_page_url": None,
-        "position": None,
-        "labels": _labels(e.false_advertising, e.privacy_violation),
-        "violation": e.violation,
-        "pool_key": e.key,
+        **_listing_labels(e),
     }
 
 
@@ -111,13 +118,7 @@ def _extra_listing_record(lst: ExtraListing, base: str, url: str, traditional: b
         "shop_url": shop_url,
         "shop_licence": lst.shop.licence if lst.platform != "mess" else None,
         "shop_company": lst.shop.company if lst.platform != "mess" else None,
-        "advertiser": None,
-        "landing_url": None,
-        "slot_page_url": None,
-        "position": None,
-        "labels": _labels(e.false_advertising, e.privacy_violation),
-        "violation": e.violation,
-        "pool_key": e.key,
+        **_listing_labels(e),
     }
 
 

@@ -167,6 +167,18 @@ def cmd_spool(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- serve ----------------------------------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from leads.web import create_app
+
+    app = create_app(_es(settings), settings.index_alias, settings.user)
+    print(f"marketwatch web UI on http://{args.host}:{args.port}/ (leads: {settings.index_alias}, user {settings.user})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def register(add: AddCommand) -> None:
     sp = add("search", cmd_search, "search the leads (Chinese full text, filters, facets, paging)")
     sp.add_argument("query", nargs="*", help='free text; every term must occur, e.g. 根治 or "国家级 认证"')
@@ -207,3 +219,7 @@ def register(add: AddCommand) -> None:
 
     sp = add("spool", cmd_spool, "leads waiting on disk for the cluster: status, or replay them now")
     sp.add_argument("action", choices=("status", "replay"))
+
+    sp = add("serve", cmd_serve, "the monitors' web UI: search, look at and review leads in the browser")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=8808, help="port to listen on (default 8808)")

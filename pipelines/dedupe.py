@@ -32,8 +32,14 @@ def fingerprint(platform: str, kind: str, canonical_id: str | None, url: str) ->
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
+def scored_text(title: str | None, text: str | None) -> str:
+    """The text the score stage reads; reasons' spans index into it (``title + "\\n" + text``)."""
+    return f"{title or ''}\n{text or ''}"
+
+
 def content_hash(title: str | None, text: str | None) -> str:
-    return hashlib.sha256(f"{title or ''}\n{text or ''}".encode("utf-8")).hexdigest()
+    """Hash of exactly the scored text, so an unchanged hash means an unchanged score input."""
+    return hashlib.sha256(scored_text(title, text).encode("utf-8")).hexdigest()
 
 
 class CaptureState:
@@ -136,4 +142,5 @@ class DedupePipeline:
             self.stats.inc_value(key)
 
 
-__all__ = ["CHANGED", "NEW", "UNCHANGED", "CaptureState", "DedupePipeline", "content_hash", "fingerprint"]
+__all__ = ["CHANGED", "NEW", "UNCHANGED", "CaptureState", "DedupePipeline", "content_hash", "fingerprint",
+           "scored_text"]

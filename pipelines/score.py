@@ -19,11 +19,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
 from classifiers.scorer import Scorer
-from pipelines.dedupe import UNCHANGED
-
-
-def scored_text(title: str | None, text: str | None) -> str:
-    return f"{title or ''}\n{text or ''}"
+from pipelines.dedupe import UNCHANGED, scored_text
 
 
 @functools.cache

@@ -19,19 +19,50 @@ from classifiers.scorer import DEFAULT_MODEL_DIR
 
 def _random_docs(n: int, seed: int) -> list[str]:
     rng = random.Random(seed)
-    alphabet = list("最好治疗糖尿病国家级第一手机号名单摄像头ab AB\n\t  ，。!") + ["  ", "\n\n"]
+    alphabet = list("最好治疗糖尿病国家级第一手机号名单摄像头ab AB\n\t  ，。!") + ["  ", "\n\n", "\r\n", "😀", "𠀀", "İ"]
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(n)]
 
 
-@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3), (2, 3)])
+#: Inputs where a vectorised re-implementation could go wrong: empty and one-character documents, whitespace runs
+#: (folded to one space) and a single newline (kept), case, characters outside the BMP (one code point each, and
+#: not split into surrogate pairs), a lone surrogate, lowercasing that changes the length (İ → i̇), characters the
+#: vocabulary never saw, and documents that would form an n-gram across their boundary.
+TRICKY_DOCS = ["", "a", "A", " ", "   ", "\n", "a\r\nb", "a \t\n b", "AB ab Ab", "😀", "😀😀a", "a😀", "𠀀最",
+               "\ud800", "x\ud800y", "İİ", "未登录的词", "最", "好", "最好", "  最  好  "]
+
+
+def _assert_same_matrix(got, expected) -> None:  # noqa: ANN001
+    expected = expected.copy()
+    expected.sort_indices()
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+    # Equal to the last bit in practice; a row's sum of squares may be added in another order (one ulp).
+    assert np.allclose(got.data, expected.data, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3), (2, 3)])
 @pytest.mark.parametrize("sublinear_tf", [True, False])
 def test_fast_tfidf_equals_sklearn(ngram_range: tuple[int, int], sublinear_tf: bool) -> None:
     vec = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, min_df=2, sublinear_tf=sublinear_tf,
-                          dtype=np.float32).fit(_random_docs(200, seed=1))
-    docs = _random_docs(120, seed=2) + ["", "   ", "未登录的词"]
-    expected, got = vec.transform(docs), fast_tfidf.transform(vec, docs)
-    assert got.shape == expected.shape and got.dtype == expected.dtype
-    assert np.allclose(got.toarray(), expected.toarray(), atol=1e-6)
+                          dtype=np.float32).fit(_random_docs(200, seed=1) + TRICKY_DOCS * 2)
+    docs = _random_docs(120, seed=2) + TRICKY_DOCS
+    _assert_same_matrix(fast_tfidf.transform(vec, docs), vec.transform(docs))
+    # One document at a time, and a batch of only tricky ones, must give the same rows.
+    for doc in TRICKY_DOCS:
+        _assert_same_matrix(fast_tfidf.transform(vec, [doc]), vec.transform([doc]))
+    assert fast_tfidf.transform(vec, []).shape == (0, len(vec.vocabulary_))  # scikit-learn refuses an empty batch
+
+
+def test_fast_tfidf_follows_a_refit_and_a_custom_vocabulary() -> None:
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(["abc", "abd"])
+    fast_tfidf.transform(vec, ["abc"])  # builds the cached key table
+    vec.fit(["最好", "最佳", "xyz"])
+    docs = ["最好的xyz", "abc"]
+    _assert_same_matrix(fast_tfidf.transform(vec, docs), vec.transform(docs))
+    # Columns not in n-gram order (a hand-given vocabulary): rows must still come out sorted.
+    custom = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), vocabulary={"b": 0, "ab": 1, "a": 2, "z": 3})
+    custom.fit(["ab", "za"])
+    _assert_same_matrix(fast_tfidf.transform(custom, ["abza", "b"]), custom.transform(["abza", "b"]))
 
 
 def test_fast_tfidf_falls_back_for_configurations_it_does_not_reproduce() -> None:

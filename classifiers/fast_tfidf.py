@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from classifiers import codepoints
+
 # scikit-learn's char analyser folds runs of two or more whitespace characters into one space (a single newline stays).
 _WHITE_SPACES = re.compile(r"\s\s+")
 
@@ -52,7 +54,7 @@ class _KeyTable:
     """
 
     vocabulary: dict[str, int]  # the dict this table was built from: a refit replaces it, and the table with it
-    char_ids: np.ndarray  # code point → id; code points past the end have id 0
+    char_ids: np.ndarray  # codepoints.id_table of the vocabulary's characters
     bits: int
     keys: np.ndarray  # sorted
     columns: np.ndarray  # column of keys[i]
@@ -68,12 +70,10 @@ def _key_table(vectorizer: TfidfVectorizer) -> _KeyTable:
     table = _TABLES.get(vectorizer)
     if table is not None and table.vocabulary is vocab and table.keys.size == len(vocab):
         return table
-    chars = sorted(set("".join(vocab)))
-    char_ids = np.zeros(ord(chars[-1]) + 2 if chars else 1, dtype=np.int64)
-    char_ids[[ord(c) for c in chars]] = np.arange(1, len(chars) + 1)
-    bits = len(chars).bit_length()
+    char_ids = codepoints.id_table("".join(vocab))
+    bits = int(char_ids.max()).bit_length()
     first = char_ids[[ord(t[0]) for t in vocab]]
-    second = char_ids[[ord(t[-1]) if len(t) == 2 else 0 for t in vocab]] if len(chars) else first
+    second = char_ids[[ord(t[-1]) for t in vocab]]
     keys = (first << bits) | np.where([len(t) == 2 for t in vocab], second, 0)
     order = np.argsort(keys)
     columns = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))[order]
@@ -93,11 +93,8 @@ def _coded_counts(vectorizer: TfidfVectorizer, docs: list[str]) -> sp.csr_matrix
     table = _key_table(vectorizer)
     lo, hi = vectorizer.ngram_range
     n_docs, n_terms = len(docs), len(vectorizer.vocabulary_)
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
-    # surrogatepass: a lone surrogate is one character in Python and must stay one here.
-    codes = np.frombuffer("".join(docs).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    ids = table.char_ids[np.minimum(codes, table.char_ids.size - 1)]
-    rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    codes, rows = codepoints.encode(docs)
+    ids = codepoints.ids(table.char_ids, codes)
     shift = 2 * table.bits
     parts = []
     if lo == 1:

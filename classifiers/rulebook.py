@@ -38,7 +38,11 @@ from typing import Any
 import attrs
 import yaml
 
+import numpy as np
+
+from classifiers.literals import necessary_literals
 from classifiers.normalize import FastPattern, Normalized, char_map, compile_fast, normalize
+from classifiers.prefilter import LiteralIndex
 from marketwatch.errors import ConfigError
 
 __all__ = ["LABELS", "RULES_DIR", "Rule", "RuleHit", "Rulebook"]
@@ -291,6 +295,13 @@ class Rulebook:
             ))
         self._compiled = tuple(compiled)
         self._by_id = {rule.id: rule for rule in self._rules}
+        # Two literal slots per rule: its patterns, and its `requires` (which must match somewhere in the text
+        # too). A rule runs only where both may occur; see classifiers/prefilter.py.
+        slots: list[frozenset[str] | None] = []
+        for c in self._compiled:
+            slots.append(necessary_literals(c.pattern.pattern))
+            slots.append(necessary_literals(c.requires.pattern) if c.requires is not None else None)
+        self._literals = LiteralIndex(slots)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Rulebook:
@@ -342,15 +353,17 @@ class Rulebook:
     def __iter__(self) -> Iterator[Rule]:
         return iter(self._rules)
 
-    def _spans(self, c: _Compiled, text: str, chars: frozenset[str] | set[str]) -> list[tuple[int, int]]:
-        """Merged hit spans of one rule in the normalised text, after exceptions/requires/unless.
+    def _candidates(self, norm_texts: Sequence[str]) -> list[list[_Compiled]]:
+        """Per text, the rules whose necessary literals (patterns and requires) occur in it: the only ones that can
+        fire. Most rules are skipped on most texts without running a regex."""
+        possible = self._literals.possible(norm_texts)
+        runnable = possible[:, 0::2] & possible[:, 1::2]
+        compiled = self._compiled
+        return [[compiled[j] for j in np.flatnonzero(row)] for row in runnable]
 
-        ``chars`` is ``set(text)``: a rule none of whose possible first characters occurs is skipped without running
-        its regex (most rules, on most texts).
-        """
-        first = c.pattern.first_chars
-        if first is not None and first.isdisjoint(chars):
-            return []
+    @staticmethod
+    def _spans(c: _Compiled, text: str) -> list[tuple[int, int]]:
+        """Merged hit spans of one rule in the normalised text, after exceptions/requires/unless."""
         spans = c.pattern.spans(text)
         if not spans:
             return []
@@ -379,19 +392,32 @@ class Rulebook:
             spans = merged
         return spans
 
+    def match_many(self, originals: Sequence[str], norms: Sequence[Normalized], *, prefilter: bool = True
+                   ) -> list[list[RuleHit]]:
+        """:meth:`match_normalized` for a batch (the literal prefilter is vectorised over it).
+
+        ``prefilter=False`` runs every rule's regexes on every text: the reference the prefilter is tested against.
+        """
+        if len(originals) != len(norms):
+            raise ValueError(f"got {len(originals)} texts but {len(norms)} normalisations; pass one per text")
+        texts = [n.text for n in norms]
+        candidates = self._candidates(texts) if prefilter else [list(self._compiled)] * len(texts)
+        out: list[list[RuleHit]] = []
+        for original, norm, text, rules in zip(originals, norms, texts, candidates):
+            hits: list[RuleHit] = []
+            for c in rules:
+                for s, e in self._spans(c, text):
+                    os_, oe = norm.to_original(s, e)
+                    rule = c.rule
+                    hits.append(RuleHit(rule=rule.id, label=rule.label, category=rule.category, law=rule.law,
+                                        span=(os_, oe), match=original[os_:oe], weight=rule.weight))
+            hits.sort(key=lambda h: (h.span, h.rule))
+            out.append(hits)
+        return out
+
     def match_normalized(self, original: str, norm: Normalized) -> list[RuleHit]:
         """Like :meth:`match`, for callers that already normalised ``original``."""
-        hits: list[RuleHit] = []
-        text = norm.text
-        chars = set(text)
-        for c in self._compiled:
-            for s, e in self._spans(c, text, chars):
-                os_, oe = norm.to_original(s, e)
-                rule = c.rule
-                hits.append(RuleHit(rule=rule.id, label=rule.label, category=rule.category, law=rule.law,
-                                    span=(os_, oe), match=original[os_:oe], weight=rule.weight))
-        hits.sort(key=lambda h: (h.span, h.rule))
-        return hits
+        return self.match_many([original], [norm])[0]
 
     def match(self, text: str) -> list[RuleHit]:
         """All rule hits in ``text``, ordered by position; spans and quotes refer to ``text`` itself."""
@@ -400,8 +426,10 @@ class Rulebook:
     def hit_counts(self, text: str) -> dict[str, int]:
         """Number of (collapsed) hits per rule id, for every rule (zeros included), in :attr:`rule_ids` order."""
         norm_text = normalize(text).text
-        chars = set(norm_text)
-        return {c.rule.id: len(self._spans(c, norm_text, chars)) for c in self._compiled}
+        counts = dict.fromkeys(self.rule_ids, 0)
+        for c in self._candidates([norm_text])[0]:
+            counts[c.rule.id] = len(self._spans(c, norm_text))
+        return counts
 
     def hit_vector(self, text: str) -> list[int]:
         """:meth:`hit_counts` as a list in :attr:`rule_ids` order (a feature row for scikit-learn)."""
@@ -414,8 +442,7 @@ class Rulebook:
         """
         remaining = {label: 1.0 for label in LABELS}
         norm_text = normalize(text).text
-        chars = set(norm_text)
-        for c in self._compiled:
-            if self._spans(c, norm_text, chars):
+        for c in self._candidates([norm_text])[0]:
+            if self._spans(c, norm_text):
                 remaining[c.rule.label] *= 1.0 - c.rule.weight
         return {label: round(1.0 - rest, 6) for label, rest in remaining.items()}

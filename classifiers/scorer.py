@@ -47,7 +47,7 @@ class Scorer:
             return []
         clean = [_prepare(t) for t in texts]
         norms = [normalize(t) for t, _ in clean]
-        hits = [self.rulebook.match_normalized(t, n) for (t, _), n in zip(clean, norms)]
+        hits = self.rulebook.match_many([t for t, _ in clean], norms)
         x = self.model.features([n.text for n in norms], hits)
         probs = self.model.predict_proba(x)
         thresholds = self.model.thresholds

@@ -242,3 +242,22 @@ def test_speed_match() -> None:
     rate = len(docs) / (time.perf_counter() - started)
     print(f"Rulebook.match: {rate:,.0f} docs/s (500 chars, {len(RULEBOOK)} rules)")
     assert rate > 1000
+
+
+def test_literal_prefilter_gives_the_same_hits_as_running_every_rule() -> None:
+    """The prefilter may only skip rules that cannot fire: same hits as every regex on every text."""
+    from classifiers.corpus import CORPUS_DIR, read_jsonl
+    from classifiers.normalize import evasion_examples, normalize
+
+    texts = [e.text for e in read_jsonl([CORPUS_DIR])]
+    texts += [original for original, _ in evasion_examples()]
+    texts += [t for rule in RULEBOOK for t in rule.examples.match + rule.examples.no_match]
+    rng = random.Random(0)  # listing-length texts: several corpus texts joined, so rules meet across parts
+    texts += ["\n".join(rng.sample(texts, 6)) for _ in range(300)]
+    norms = [normalize(t) for t in texts]
+    fast = RULEBOOK.match_many(texts, norms)
+    plain = RULEBOOK.match_many(texts, norms, prefilter=False)
+    assert sum(map(len, plain)) > 1000  # the comparison means something
+    for text, got, expected in zip(texts, fast, plain):
+        assert got == expected, text
+    assert [RULEBOOK.match_normalized(t, n) for t, n in zip(texts[:200], norms[:200])] == plain[:200]

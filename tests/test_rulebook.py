@@ -261,3 +261,35 @@ def test_literal_prefilter_gives_the_same_hits_as_running_every_rule() -> None:
     for text, got, expected in zip(texts, fast, plain):
         assert got == expected, text
     assert [RULEBOOK.match_normalized(t, n) for t, n in zip(texts[:200], norms[:200])] == plain[:200]
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id", "quote"),
+    [
+        ("本品有效率高达98%，安全", "AD-16-cure-rate", "有效率高达98%"),
+        ("总有效率96.5%", "AD-16-cure-rate", "总有效率96.5%"),
+        ("治愈率达到１００％！", "AD-16-cure-rate", "治愈率达到１００％"),  # full-width: quoted as written
+        ("康复率高", "AD-16-cure-rate", "康复率"),  # no figure: the rate word alone
+        ("去年押题命中率90%以上", "AD-24-exam-setter", "押题命中率90%"),
+        ("承诺年化收益15%，稳", "AD-25-return-promise", "承诺年化收益15%"),
+        ("理财：月入1.5万不是梦", "AD-25-return-promise", "月入1.5万"),
+        ("基金每年保底收益6.5%", "AD-25-guaranteed-principal", "保底收益6.5%"),
+        ("纪念币收藏，三年升值1.5倍", "AD-25-collectible-appreciation", "升值1.5倍"),
+        ("楼盘得房率85.5%", "AD-26-area", "得房率85.5%"),
+        ("新型农药，杀虫率达99.5%", "AD-21-27-agri-guarantee", "杀虫率达99.5%"),
+    ],
+)
+def test_number_claims_are_quoted_whole(text: str, rule_id: str, quote: str) -> None:
+    """A claimed figure is the evidence: the quote covers the whole number and its % sign, never "有效率高达9"."""
+    assert [h.match for h in RULEBOOK.match(text) if h.rule == rule_id] == [quote]
+
+
+def test_no_quote_on_the_corpus_stops_inside_a_number() -> None:
+    from classifiers.corpus import CORPUS_DIR, read_jsonl
+
+    for example in read_jsonl([CORPUS_DIR]):
+        text = example.text
+        for hit in RULEBOOK.match(text):
+            end = hit.span[1]
+            cut = hit.match[-1].isdigit() and end < len(text) and (text[end].isdigit() or text[end] in ".．%％")
+            assert not cut, f"{hit.rule} quotes {hit.match!r} in {text!r}"

@@ -1,7 +1,8 @@
 """Site profiles: how to crawl and read one platform, written in YAML by monitors, validated on load.
 
-A profile names its start URLs, which pages are which (by URL pattern), which links to follow from each, and where
-each field is found — schema.org JSON-LD first, CSS or XPath as fallback. Errors name the file, the key and the fix.
+A profile names its start URLs and/or sitemaps, which pages are which (by URL pattern), which links to follow from
+each, and where each field is found — schema.org JSON-LD, microdata or RDFa first, CSS or XPath as fallback. Errors
+name the file, the key and the fix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from marketwatch.errors import ConfigError
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
 ITEM_KINDS = ("listing", "ad")
-SOURCE_PREFIXES = ("jsonld:", "microdata:", "css:", "xpath:")
+SOURCE_PREFIXES = ("jsonld:", "microdata:", "rdfa:", "css:", "xpath:")
 #: Politeness overrides a profile may set, with their type; each maps to one Scrapy setting (see ``crawlers.run``).
 POLITENESS_KEYS: dict[str, type] = {"download_timeout": float, "retry_times": int, "concurrency": int,
                                     "download_delay": float}
@@ -53,7 +54,7 @@ class PageSpec:
     url: re.Pattern[str]
     #: ``listing`` or ``ad`` if this page yields an item, else None.
     item: str | None = None
-    #: schema.org ``@type`` whose object ``jsonld:`` and ``microdata:`` sources read.
+    #: schema.org ``@type`` whose object ``jsonld:``, ``microdata:`` and ``rdfa:`` sources read.
     jsonld: str | None = None
     #: Field name → sources tried in order; the first non-empty value wins.
     fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -70,9 +71,17 @@ class PageSpec:
 class Profile:
     name: str
     platform: str
+    #: Pages the crawl starts from (may be empty when ``sitemap_urls`` are given).
     start_urls: tuple[str, ...]
     pages: tuple[PageSpec, ...]
     path: Path | None = None
+    #: Sitemaps (XML, gzipped XML, sitemap indexes) or robots.txt files naming them, read for page URLs to request.
+    sitemap_urls: tuple[str, ...] = ()
+    #: Sitemaps listed in a sitemap index are read only if their URL matches one of these regexes (empty: all).
+    sitemap_follow: tuple[re.Pattern[str], ...] = ()
+    #: Page URLs listed in a sitemap are requested only if they match one of these regexes (empty: all) — and, in
+    #: any case, only if a page spec matches them (a page no spec reads would be fetched for nothing).
+    sitemap_allow: tuple[re.Pattern[str], ...] = ()
     description: str = ""
     allowed_domains: tuple[str, ...] = ()
     obey_robots: bool = True
@@ -94,7 +103,8 @@ class Profile:
     def with_base_url(self, base_url: str) -> Profile:
         """Profiles for the demo site write ``{base_url}``; fill it in for one served instance."""
         base = base_url.rstrip("/")
-        return _replace(self, start_urls=tuple(u.replace("{base_url}", base) for u in self.start_urls))
+        return _replace(self, start_urls=tuple(u.replace("{base_url}", base) for u in self.start_urls),
+                        sitemap_urls=tuple(u.replace("{base_url}", base) for u in self.sitemap_urls))
 
 
 def _replace(profile: Profile, **changes: Any) -> Profile:
@@ -144,12 +154,16 @@ class _Reader:
         except re.error as exc:
             raise self.fail(key, f"invalid regex ({exc})", "escape special characters like ? with a backslash")
 
+    def regexes(self, obj: Any, key: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(self.regex(pattern, f"{key}[{i}]") for i, pattern in enumerate(self.strings(obj, key)))
+
     def sources(self, obj: Any, key: str) -> tuple[str, ...]:
         values = self.strings(obj, key, required=True)
         for v in values:
             if not v.startswith(SOURCE_PREFIXES):
                 raise self.fail(key, f"source {v!r} has no known prefix",
-                                "start it with jsonld: or microdata: (dotted path), css: (selector[@attr]) or xpath:")
+                                "start it with jsonld:, microdata: or rdfa: (dotted path), css: (selector[@attr]) "
+                                "or xpath:")
         return values
 
     def page(self, obj: Any, key: str, allowed_fields: tuple[str, ...] | None = None) -> PageSpec:
@@ -168,8 +182,7 @@ class _Reader:
         for i, rule in enumerate(obj.get("follow") or []):
             rule = self.mapping(rule, f"{key}.follow[{i}]")
             self.known(rule, f"{key}.follow[{i}]", ("restrict_css", "allow"))
-            for j, pattern in enumerate(self.strings(rule.get("allow"), f"{key}.follow[{i}].allow")):
-                self.regex(pattern, f"{key}.follow[{i}].allow[{j}]")
+            self.regexes(rule.get("allow"), f"{key}.follow[{i}].allow")
             follow.append(FollowRule(restrict_css=rule.get("restrict_css"),
                                      allow=self.strings(rule.get("allow"), f"{key}.follow[{i}].allow")))
         ads = None
@@ -208,8 +221,9 @@ class _Reader:
 def parse_profile(data: Any, path: Path | str = "<profile>") -> Profile:
     r = _Reader(path)
     data = r.mapping(data, "(top level)")
-    r.known(data, "", ("name", "platform", "description", "start_urls", "allowed_domains", "obey_robots",
-                       "robots_legal_basis", "pages", "shop", "browser", "politeness"))
+    r.known(data, "", ("name", "platform", "description", "start_urls", "sitemap_urls", "sitemap_follow",
+                       "sitemap_allow", "allowed_domains", "obey_robots", "robots_legal_basis", "pages", "shop",
+                       "browser", "politeness"))
     browser = data.get("browser", False)
     if not isinstance(browser, bool):
         raise r.fail("browser", "expected true or false", "write browser: true for pages rendered by JavaScript")
@@ -228,11 +242,22 @@ def parse_profile(data: Any, path: Path | str = "<profile>") -> Profile:
         raise r.fail("pages", "missing or empty", "list the page kinds (each with name, url and fields or follow)")
     pages = tuple(r.page(p, f"pages[{i}]") for i, p in enumerate(pages_obj))
     shop = r.page(data["shop"], "shop", allowed_fields=SHOP_FIELDS) if data.get("shop") is not None else None
+    start_urls = r.strings(data.get("start_urls"), "start_urls")
+    sitemap_urls = r.strings(data.get("sitemap_urls"), "sitemap_urls")
+    if not start_urls and not sitemap_urls:
+        raise r.fail("start_urls", "missing, and no sitemap_urls either",
+                     "add at least one start URL, or list the site's sitemaps (or its robots.txt) under sitemap_urls")
+    for key in ("sitemap_follow", "sitemap_allow"):
+        if data.get(key) is not None and not sitemap_urls:
+            raise r.fail(key, "set without sitemap_urls", "list the sitemaps under sitemap_urls, or remove it")
     return Profile(
         name=data["name"],
         platform=data["platform"],
         description=str(data.get("description", "")),
-        start_urls=r.strings(data.get("start_urls"), "start_urls", required=True),
+        start_urls=start_urls,
+        sitemap_urls=sitemap_urls,
+        sitemap_follow=r.regexes(data.get("sitemap_follow"), "sitemap_follow"),
+        sitemap_allow=r.regexes(data.get("sitemap_allow"), "sitemap_allow"),
         allowed_domains=r.strings(data.get("allowed_domains"), "allowed_domains"),
         obey_robots=obey,
         robots_legal_basis=basis,

@@ -6,6 +6,7 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from crawlers.extract import PageContent, extract_fields
+from crawlers.extract import fields as fields_module
 from marketwatch.errors import ExtractionError
 
 JSONLD_PAGE = """<!doctype html><html><head><meta charset="utf-8">
@@ -90,3 +91,68 @@ def test_chinese_encodings_decode(headers: dict[str, str], body: str) -> None:
     response = HtmlResponse("http://x.test/item", body=raw, headers=headers)
     out = extract_fields(PageContent(response.text, response.url), {"title": ["css:h1"]})
     assert out["title"] == "国家级保健品 根治失眠"
+
+
+RDFA_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>t</title></head>
+<body vocab="https://schema.org/">
+<div typeof="BreadcrumbList"><span property="name">首页</span></div>
+<main typeof="Product" resource="#p">
+<h1 property="name">  国家级 纯天然
+ 蜂蜜 </h1><span property="sku">HH-001</span><img property="image" src="/img/1.png">
+<div property="offers" typeof="Offer"><span property="price" content="128.00">¥128</span>
+<meta property="priceCurrency" content="CNY">
+<div property="seller" typeof="Organization"><span property="name">甜蜜小铺</span>
+<a property="url" href="../shop/9">进店</a><span property="taxID">91110000MA01ABCD2X</span>
+<link property="makesOffer" href="#p"></div></div>
+<div property="description"><p>源自深山，</p>
+<p>口感最佳。</p></div>
+</main></body></html>"""
+
+
+def test_rdfa_fields_follow_nested_objects_and_make_iris_absolute() -> None:
+    page = PageContent(RDFA_PAGE, "http://shop.test/item/1")
+    fields = {
+        "title": ["rdfa:name"],
+        "text": ["rdfa:description"],
+        "price": ["rdfa:offers.price"],
+        "currency": ["rdfa:offers.priceCurrency"],
+        "canonical_id": ["rdfa:sku"],
+        "images": ["rdfa:image"],
+        "shop_name": ["rdfa:offers.seller.name"],
+        "shop_url": ["rdfa:offers.seller.url"],
+        "shop_licence": ["rdfa:offers.seller.taxID", "css:span.licence"],
+        "category": ["rdfa:category", "css:h1"],
+    }
+    assert extract_fields(page, fields, jsonld_type="Product") == {
+        "title": "国家级 纯天然 蜂蜜",
+        "text": "源自深山， 口感最佳。",
+        "price": "128.00",
+        "currency": "CNY",
+        "canonical_id": "HH-001",
+        "images": ["http://shop.test/img/1.png"],
+        "shop_name": "甜蜜小铺",
+        "shop_url": "http://shop.test/shop/9",
+        "shop_licence": "91110000MA01ABCD2X",
+        "category": "国家级 纯天然 蜂蜜",  # no rdfa:category: the CSS fallback wins
+    }
+    # the seller points back at the product: the loop ends at a node already on the path, as its IRI
+    seller = page.structured_object("rdfa", "Product")["offers"]["seller"]
+    assert seller["makesOffer"] == "http://shop.test/item/1#p"
+    assert page.structured_object("rdfa", "BreadcrumbList")["name"] == "首页"
+
+
+def test_rdfa_is_parsed_once_and_only_when_a_source_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = fields_module._rdfa.extract
+    monkeypatch.setattr(fields_module._rdfa, "extract", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    page = PageContent(RDFA_PAGE, "http://shop.test/item/1")
+    extract_fields(page, {"title": ["css:h1"], "text": ["jsonld:description", "microdata:description"]})
+    assert calls == []
+    extract_fields(page, {"title": ["rdfa:name"], "text": ["rdfa:description"], "price": ["rdfa:offers.price"]},
+                   jsonld_type="Product")
+    assert calls == [1]
+
+
+def test_pages_without_rdfa_yield_nothing() -> None:
+    for html in ("", "<p>没有结构化数据</p>"):
+        assert extract_fields(PageContent(html, "http://x.test/"), {"title": ["rdfa:name"]}) == {}

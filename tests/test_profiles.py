@@ -32,7 +32,7 @@ def test_minimal_profile_parses_and_routes_pages() -> None:
 @pytest.mark.parametrize("path", sorted(PROFILES_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_shipped_profiles_load(path: Path) -> None:
     profile = load_profile(path)
-    assert profile.start_urls
+    assert profile.start_urls or profile.sitemap_urls
     assert any(p.item for p in profile.pages)
 
 
@@ -53,7 +53,16 @@ def _broken(**changes: object) -> dict:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"start_urls": None}, r"key 'start_urls': missing; add at least one value"),
+        ({"start_urls": None}, (r"key 'start_urls': missing, and no sitemap_urls either; add at least one start URL, "
+                                r"or list the site's sitemaps")),
+        ({"start_urls": []}, r"key 'start_urls': missing, and no sitemap_urls either"),
+        ({"sitemap_follow": ["/s"]}, r"key 'sitemap_follow': set without sitemap_urls; list the sitemaps"),
+        ({"sitemap_urls": ["/s.xml"], "sitemap_allow": ["/item/(", "x"]},
+         r"key 'sitemap_allow\[0\]': invalid regex"),
+        ({"sitemap_urls": {"url": "/s.xml"}}, r"key 'sitemap_urls': expected a string or a list of strings"),
+        ({"pages__1__fields": {"title": ["rfda:name"]}},
+         (r"key 'pages\[1\].fields.title': source 'rfda:name' has no known prefix; start it with jsonld:, microdata: "
+          r"or rdfa:")),
         ({"pages__1__url": "(unclosed"}, r"key 'pages\[1\].url': invalid regex"),
         ({"pages__1__item": "product"}, r"key 'pages\[1\].item': 'product' is not an item kind"),
         ({"pages__1__fields": {"titel": ["css:h1"]}}, r"key 'pages\[1\].fields.titel': not a field"),
@@ -76,3 +85,15 @@ def test_robots_may_be_skipped_only_with_a_legal_basis() -> None:
 def test_unknown_profile_name_lists_shipped_ones() -> None:
     with pytest.raises(ConfigError, match="shipped profiles:"):
         load_profile("no-such-platform")
+
+
+def test_a_sitemap_may_replace_the_start_urls() -> None:
+    profile = parse_profile(_broken(start_urls=None, sitemap_urls="{base_url}/sitemap.xml",
+                                    sitemap_follow=[r"/items-\d+\.xml\.gz$"], sitemap_allow="/item/"))
+    profile = profile.with_base_url("http://127.0.0.1:8000")
+    assert profile.start_urls == ()
+    assert profile.sitemap_urls == ("http://127.0.0.1:8000/sitemap.xml",)
+    assert [p.pattern for p in profile.sitemap_follow] == [r"/items-\d+\.xml\.gz$"]
+    assert [p.pattern for p in profile.sitemap_allow] == ["/item/"]
+    both = parse_profile(_broken(sitemap_urls=["http://shop.test/robots.txt"]))
+    assert both.start_urls and both.sitemap_urls and both.sitemap_follow == ()

@@ -1,7 +1,9 @@
 """Reading field values from a page by the sources a site profile lists.
 
 Sources are tried in order and the first non-empty value wins, so a profile can say "JSON-LD if the shop has it,
-else this CSS selector". Text values are whitespace-collapsed, as a person reads them.
+else this CSS selector". Text values are whitespace-collapsed, as a person reads them. The structured syntaxes
+(JSON-LD, microdata, RDFa) are each read into one JSON-LD-like shape — ``{"@type": ["Product"], "name": …,
+"offers": {…}}`` — so their sources share one dotted-path reader.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any, Iterable
 from urllib.parse import urljoin
 
 from extruct.jsonld import JsonLdExtractor
+from extruct.rdfa import RDFaExtractor
 from extruct.w3cmicrodata import MicrodataExtractor
 from parsel import Selector
 
@@ -20,9 +23,17 @@ from marketwatch.errors import ExtractionError
 URL_FIELDS = frozenset({"shop_url", "landing_url", "images", "link"})
 #: Fields that keep every match instead of the first.
 LIST_FIELDS = frozenset({"images"})
+#: Source kinds read from schema.org structured data by dotted path (``jsonld:offers.price``), not from the markup.
+STRUCTURED_KINDS = ("jsonld", "microdata", "rdfa")
 
 _jsonld = JsonLdExtractor()
 _microdata = MicrodataExtractor()
+_rdfa = RDFaExtractor()
+
+
+def _local_name(iri: str) -> str:
+    """``https://schema.org/Product`` → ``Product``; ``http://ogp.me/ns#title`` → ``title``."""
+    return str(iri).rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
 def _flatten_microdata(obj: Any) -> Any:
@@ -34,10 +45,42 @@ def _flatten_microdata(obj: Any) -> Any:
         return obj
     types = obj.get("type")
     types = types if isinstance(types, list) else [types]
-    out: dict[str, Any] = {"@type": [str(t).rstrip("/").rsplit("/", 1)[-1] for t in types if t]}
+    out: dict[str, Any] = {"@type": [_local_name(t) for t in types if t]}
     for key, value in obj["properties"].items():
         out[key] = _flatten_microdata(value)
     return out
+
+
+def _flatten_rdfa(graph: list[Any]) -> list[dict[str, Any]]:
+    """extruct's RDFa output — an expanded JSON-LD graph: full-IRI keys, every value a list of ``{"@value": …}`` or
+    ``{"@id": …}``, nested objects as references to other nodes — as typed objects in the shape ``jsonld:`` reads.
+
+    A reference to a node of the graph becomes that node (an Offer inside its Product), any other ``@id`` its IRI
+    (``<img property="image" src>``, ``<a property="url" href>``). Only typed nodes are returned: untyped ones are
+    the page's own vocabulary statements. RDF has no order, so a property with several values lists them in the
+    order pyRdfa returns them, not necessarily the page's.
+    """
+    nodes = {n["@id"]: n for n in graph if isinstance(n, dict) and "@id" in n}
+
+    def value(v: Any, seen: frozenset[str]) -> Any:
+        if not isinstance(v, dict):
+            return v
+        if "@value" in v:
+            return v["@value"]
+        ref = v.get("@id")
+        if ref in nodes and ref not in seen:  # ``seen``: RDF may loop (a seller whose page links back to the offer)
+            return node(nodes[ref], seen | {ref})
+        return ref
+
+    def node(n: dict[str, Any], seen: frozenset[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"@type": [_local_name(t) for t in n.get("@type", [])]}
+        for key, values in n.items():
+            if not key.startswith("@"):
+                flat = [value(v, seen) for v in values]
+                out[_local_name(key)] = flat[0] if len(flat) == 1 else flat
+        return out
+
+    return [node(n, frozenset({n["@id"]})) for n in nodes.values() if n.get("@type")]
 
 
 def _typed(objects: list[dict[str, Any]], type_name: str | None) -> dict[str, Any] | None:
@@ -75,9 +118,6 @@ class PageContent:
                 out.append(obj)
         return out
 
-    def jsonld_object(self, type_name: str | None) -> dict[str, Any] | None:
-        return _typed(self.jsonld, type_name)
-
     @cached_property
     def microdata(self) -> list[dict[str, Any]]:
         try:
@@ -86,8 +126,23 @@ class PageContent:
             raise ExtractionError(f"{self.url}: unreadable microdata ({exc})") from exc
         return [o for o in (_flatten_microdata(item) for item in data) if isinstance(o, dict)]
 
-    def microdata_object(self, type_name: str | None) -> dict[str, Any] | None:
-        return _typed(self.microdata, type_name)
+    @cached_property
+    def rdfa(self) -> list[dict[str, Any]]:
+        # pyRdfa needs its own DOM (extruct's XmlDomHTMLParser) and is by far the slowest of the three syntaxes:
+        # like the others it runs only when a profile reads an ``rdfa:`` source, and at most once per page.
+        if not self.html.strip():
+            return []  # lxml refuses an empty document; an empty page simply has no RDFa
+        try:
+            data = _rdfa.extract(self.html, base_url=self.url)
+        except Exception as exc:  # pyRdfa and rdflib raise whatever their parsers raise on odd markup
+            raise ExtractionError(f"{self.url}: unreadable RDFa ({exc})") from exc
+        return _flatten_rdfa(data)
+
+    def structured_object(self, syntax: str, type_name: str | None) -> dict[str, Any] | None:
+        """The first object of ``type_name`` (any type when None) in one of ``STRUCTURED_KINDS``, parsed on first use."""
+        if syntax not in STRUCTURED_KINDS:
+            raise ExtractionError(f"unknown structured data syntax {syntax!r}; use one of {STRUCTURED_KINDS}")
+        return _typed(getattr(self, syntax), type_name)
 
 
 def _dotted(obj: Any, path: str) -> Any:
@@ -124,8 +179,8 @@ def read_source(page: PageContent, source: str, *, jsonld_type: str | None = Non
                 scope: Selector | None = None) -> list[str]:
     """Values one source yields on a page (or inside ``scope``, an element of it); [] when it finds nothing."""
     kind, _, expr = source.partition(":")
-    if kind in ("jsonld", "microdata"):
-        obj = page.jsonld_object(jsonld_type) if kind == "jsonld" else page.microdata_object(jsonld_type)
+    if kind in STRUCTURED_KINDS:
+        obj = page.structured_object(kind, jsonld_type)
         value = _dotted(obj, expr) if obj is not None else None
         if value is None or value == "":
             return []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, AsyncIterator, Iterator
 from urllib.parse import urljoin, urlparse
 
@@ -11,7 +12,16 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawlers.extract import PageContent, decode_html, extract_fields, json_values, read_source
+from crawlers.extract import (
+    PageContent,
+    SitemapError,
+    decode_html,
+    extract_fields,
+    json_values,
+    read_sitemap,
+    read_source,
+)
+from crawlers.extract.sitemap import SITEMAP_INDEX, URLSET
 from crawlers.failures import failure_reason
 from crawlers.items import AdItem, ListingItem
 from crawlers.profiles import PageSpec, Profile, load_profile
@@ -33,7 +43,7 @@ class ProfileSpider(scrapy.Spider):
             profile = profile.with_base_url(base_url)
         self.profile = profile
         self.allowed_domains = list(profile.allowed_domains) or sorted(
-            {urlparse(u).hostname or "" for u in profile.start_urls}
+            {urlparse(u).hostname or "" for u in profile.start_urls + profile.sitemap_urls}
         )
         self._links = {
             id(page): [LinkExtractor(allow=r.allow, restrict_css=r.restrict_css or (), unique=True)
@@ -69,6 +79,35 @@ class ProfileSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.profile.start_urls:
             yield self.request(url)
+        for url in self.profile.sitemap_urls:
+            yield self.request(url, callback=self.parse_sitemap)
+
+    # -- sitemaps -------------------------------------------------------------------------------------------------
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """A sitemap, sitemap index or robots.txt: request what it lists, filtered as Scrapy's SitemapSpider does
+        (``sitemap_follow`` for nested sitemaps, ``sitemap_allow`` for pages) and by the profile's page specs."""
+        max_size = response.meta.get("download_maxsize", self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        try:
+            found = read_sitemap(response.url, response.body, max_size=max_size)
+        except SitemapError as exc:
+            self._failed(exc.reason, response.url, str(exc))
+            return
+        self._count(f"marketwatch/sitemap/read/{found.kind}")
+        profile = self.profile
+        for url in map(canonical_url, found.urls):  # filtered as requested: without tracking parameters
+            if found.kind != URLSET:
+                # robots.txt names sitemaps without choice (Scrapy reads them all); an index is narrowed by follow
+                if found.kind == SITEMAP_INDEX and not _matches(profile.sitemap_follow, url):
+                    self._count("marketwatch/sitemap/skipped/not_followed")
+                    continue
+                yield self.request(url, callback=self.parse_sitemap)
+            elif not _matches(profile.sitemap_allow, url):
+                self._count("marketwatch/sitemap/skipped/not_allowed")
+            elif profile.page_for(url) is None:
+                self._count("marketwatch/sitemap/skipped/no_page_spec")
+            else:
+                self._count("marketwatch/sitemap/pages")
+                yield self.request(url)
 
     # -- pages ----------------------------------------------------------------------------------------------------
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
@@ -234,3 +273,8 @@ class ProfileSpider(scrapy.Spider):
     def _failed(self, reason: str, url: str | None, detail: str) -> None:
         self.logger.warning("extraction failed (%s) for %s: %s", reason, url, detail)
         self._count(f"marketwatch/extract/failed/{reason}")
+
+
+def _matches(patterns: tuple[re.Pattern[str], ...], url: str) -> bool:
+    """No patterns: everything matches (Scrapy's ``sitemap_follow``/``sitemap_rules`` default of ``""``)."""
+    return not patterns or any(p.search(url) for p in patterns)

@@ -2,7 +2,7 @@
 
     python -m bench.extract [--scale 1]
 
-Crawls every shipped demo profile (youpin, taole, jiashi in Chromium, liuliu, mess) without indexing, then compares
+Crawls every shipped demo profile (youpin, taole, jiashi in Chromium, liuliu, mess, haohuo) without indexing, then compares
 each truth listing/ad field by field with the item the crawl produced (a missing item counts all its fields wrong).
 Target: at least 99% of fields exact. Prints per-platform figures, then as its LAST line one JSON object with
 ``fields``, ``exact``, ``accuracy``, ``per_platform`` and ``expected_errors_counted`` (mess error cases seen as errors).
@@ -21,7 +21,7 @@ from pathlib import Path
 LISTING_FIELDS = ("title", "text", "price", "canonical_id", "category", "images", "shop_name", "shop_url",
                   "shop_licence")
 AD_FIELDS = ("title", "text", "advertiser", "landing_url", "canonical_id")
-PROFILES = ("youpin", "taole", "jiashi", "liuliu", "mess")
+PROFILES = ("youpin", "taole", "jiashi", "liuliu", "mess", "haohuo")
 
 
 def score(items: list[dict], records: list[dict]) -> dict:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         items: list[dict] = []
         stats: dict = {}
         # The browser profile needs the asyncio reactor, the others run faster on epoll: two processes.
-        for group in (["youpin", "taole", "liuliu", "mess"], ["jiashi"]):
+        for group in (["youpin", "taole", "liuliu", "mess", "haohuo"], ["jiashi"]):
             proc = subprocess.run(
                 [sys.executable, "-m", "leads.cli", "crawl", *group, "--base-url", site.base_url, "--no-index",
                  "--no-throttle", "--out-dir", str(out_dir), "--stats-out", str(stats_path), "--log-level", "ERROR"],

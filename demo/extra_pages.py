@@ -1,4 +1,5 @@
-"""Rendering of the extra platforms (jiashi, liuliu, mess): HTML strings and JSON, pure functions of ``demo.extras``.
+"""Rendering of the extra platforms (jiashi, liuliu, mess, haohuo): HTML, JSON and sitemap XML, pure functions of
+``demo.extras``.
 
 Selectors are documented in ``demo/README.md`` (section "More platforms") — change both together.
 """
@@ -11,12 +12,17 @@ import json
 from demo.catalogue import collapse, paragraphs
 from demo.extras import (
     FEED_PAGE_SIZE,
+    HAOHUO_PAGES_SITEMAP,
+    HAOHUO_SITEMAP_INDEX,
     JIASHI_PAGE_SIZE,
+    SITEMAP_SIZE,
     ExtraListing,
     Extras,
+    ExtraShop,
     MessCase,
     extra_item_path,
     feed_api_path,
+    haohuo_sitemap_path,
     jiashi_list_path,
     to_traditional,
 )
@@ -181,12 +187,19 @@ def feed_api(ex: Extras, cursor: int) -> dict[str, object] | None:
     }
 
 
+def _credentials(shop: ExtraShop, attr: str) -> str:
+    """The seller's legal name and licence (taxID), marked up with ``attr`` (``itemprop`` for microdata,
+    ``property`` for RDFa) — or, for a shop that shows neither, a notice saying so."""
+    if not shop.licence:
+        return '<p class="no-licence">该店铺未公示营业执照信息</p>\n'
+    return (f'<p>经营主体：<span {attr}="legalName">{_e(shop.company or "")}</span></p>\n'
+            f'<p>营业执照：<span {attr}="taxID">{_e(shop.licence)}</span></p>\n')
+
+
 def liuliu_item_page(lst: ExtraListing) -> str:
     """schema.org Product as microdata; the seller's legal name and licence (taxID) only when the shop shows them."""
     shop = lst.shop
-    creds = (f'<p>经营主体：<span itemprop="legalName">{_e(shop.company or "")}</span></p>\n'
-             f'<p>营业执照：<span itemprop="taxID">{_e(shop.licence or "")}</span></p>\n') if shop.licence else (
-        '<p class="no-licence">该店铺未公示营业执照信息</p>\n')
+    creds = _credentials(shop, "itemprop")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{_e(lst.entry.title)} - 溜溜</title></head>
 <body>
@@ -264,3 +277,74 @@ def huge_page(size: int) -> bytes:
     tail = b"</div></body></html>"
     filler = (b"0123456789abcdef" * (size // 16 + 1))[: size - len(head) - len(tail)]
     return head + filler + tail
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# haohuo (好货): products reachable only through the sitemap index → gzipped sitemaps; product pages in RDFa.
+
+_SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+#: One fixed last-modified date: the demo's content does not change between runs.
+_LASTMOD = "2024-06-01"
+
+
+def _sitemap_xml(root: str, entry: str, locs: list[str]) -> str:
+    body = "\n".join(f"  <{entry}><loc>{_e(loc)}</loc><lastmod>{_LASTMOD}</lastmod></{entry}>" for loc in locs)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{_SITEMAP_NS}">\n{body}\n</{root}>\n'
+
+
+def haohuo_home() -> str:
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>好货 - 每日好物</title>
+<link rel="sitemap" type="application/xml" href="{HAOHUO_SITEMAP_INDEX}"></head>
+<body><h1>好货 · 每日好物</h1><p>请使用我们的 App 浏览商品。</p></body></html>
+"""
+
+
+def haohuo_sitemap_count(ex: Extras) -> int:
+    return -(-len(ex.listings["haohuo"]) // SITEMAP_SIZE)
+
+
+def haohuo_sitemap_index(ex: Extras, base: str) -> str:
+    """The index: every product sitemap, then the sitemap of other pages."""
+    locs = [base + haohuo_sitemap_path(n) for n in range(1, haohuo_sitemap_count(ex) + 1)]
+    return _sitemap_xml("sitemapindex", "sitemap", [*locs, base + HAOHUO_PAGES_SITEMAP])
+
+
+def haohuo_sitemap(ex: Extras, base: str, number: int) -> str | None:
+    """Product sitemap ``number`` (1-based) as XML (the server gzips it), or None past the last one."""
+    chunk = ex.listings["haohuo"][(number - 1) * SITEMAP_SIZE:number * SITEMAP_SIZE]
+    if number < 1 or not chunk:
+        return None
+    return _sitemap_xml("urlset", "url", [base + extra_item_path("haohuo", lst.item_id) for lst in chunk])
+
+
+def haohuo_pages_sitemap(base: str) -> str:
+    return _sitemap_xml("urlset", "url", [base + "/haohuo/"])
+
+
+def haohuo_item_page(lst: ExtraListing) -> str:
+    """schema.org Product as RDFa Lite (``vocab``/``typeof``/``property``); the seller's legal name and licence
+    (taxID) only when the shop shows them."""
+    shop = lst.shop
+    creds = _credentials(shop, "property")
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{_e(lst.entry.title)} - 好货</title></head>
+<body vocab="https://schema.org/">
+<main typeof="Product">
+<h1 property="name">{_e(lst.entry.title)}</h1>
+<p class="sku">货号：<span property="sku">{lst.item_id}</span></p>
+<img property="image" src="{_image(lst)}" alt="">
+<p>类目：<span property="category">{_e(lst.category_name)}</span></p>
+<div class="offer" property="offers" typeof="Offer">
+<span class="price">¥<span property="price" content="{lst.price:.2f}">{lst.price:.2f}</span></span>
+<meta property="priceCurrency" content="CNY">
+<div class="seller" property="seller" typeof="Organization">
+<p>店铺：<span property="name">{_e(shop.name)}</span> <a property="url" href="/haohuo/shop/{shop.shop_id}">进店逛逛</a></p>
+{creds}</div>
+</div>
+<div class="desc" property="description">
+{_paras(lst.entry.text)}
+</div>
+</main>
+</body></html>
+"""

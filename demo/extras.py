@@ -1,7 +1,7 @@
 """The demo marketplace's further platforms and its misbehaving pages, as a pure function of ``seed`` and ``scale``.
 
 Kept apart from ``catalogue.py`` on purpose: the first two platforms (youpin, taole) and their truth must not move when
-these are added, because shipped profiles and the end-to-end test depend on them. Three more layouts live here:
+these are added, because shipped profiles and the end-to-end test depend on them. Four more layouts live here:
 
 - **jiashi** (佳市): listings rendered only by JavaScript — the HTML holds base64 data and a script; a crawler without
   a browser sees no product and no link.
@@ -11,6 +11,9 @@ these are added, because shipped profiles and the end-to-end test depend on them
   retry, a slow and a stalled response, wrong charset headers (UTF-8 header on a GBK body, a Tomcat-style ISO-8859-1
   header on a GB18030 body), a Big5 page, an empty page, a 404 and a page that always fails. Each case says what a
   crawler should end with: an item, or an error with a reason.
+- **haohuo** (好货): no page links to a product; the products are listed only in gzipped sitemaps behind a sitemap
+  index (``/haohuo/sitemap.xml``, also named in robots.txt). Product pages carry schema.org *RDFa* (``vocab``,
+  ``typeof``, ``property``), seller licence included.
 """
 
 from __future__ import annotations
@@ -22,14 +25,18 @@ from dataclasses import dataclass
 from demo.catalogue import PoolEntry, collapse, load_pool
 from demo.licence import CITIES, make_uscc
 
-EXTRA_PLATFORMS: tuple[str, ...] = ("jiashi", "liuliu", "mess")
-EXTRA_PLATFORM_NAMES: dict[str, str] = {"jiashi": "佳市", "liuliu": "溜溜", "mess": "杂货铺"}
+EXTRA_PLATFORMS: tuple[str, ...] = ("jiashi", "liuliu", "mess", "haohuo")
+EXTRA_PLATFORM_NAMES: dict[str, str] = {"jiashi": "佳市", "liuliu": "溜溜", "mess": "杂货铺", "haohuo": "好货"}
+#: Platforms of ``LISTINGS_PER_SCALE`` generated listings each (mess has its fixed cases instead).
+LISTING_PLATFORMS: tuple[str, ...] = ("jiashi", "liuliu", "haohuo")
 
-#: Listings per platform at scale 1 (jiashi and liuliu; multiplied by ``scale``).
+#: Listings per platform at scale 1 (jiashi, liuliu and haohuo; multiplied by ``scale``).
 LISTINGS_PER_SCALE = 24
 #: jiashi list pages hold this many products; the liuliu feed API returns this many per call.
 JIASHI_PAGE_SIZE = 12
 FEED_PAGE_SIZE = 8
+#: URLs per haohuo product sitemap (real ones hold up to 50,000; small here so the index points at several).
+SITEMAP_SIZE = 10
 #: Bytes of the oversized page: above ``DOWNLOAD_MAXSIZE`` of the crawler, so it must end as a counted error.
 HUGE_PAGE_BYTES = 20 * 1024 * 1024
 #: Seconds the slow page waits before answering (inside the mess profile's timeout) and the stalled one (beyond it).
@@ -90,7 +97,7 @@ class Extras:
 
     @functools.cached_property
     def listing_by_id(self) -> dict[tuple[str, str], ExtraListing]:
-        out = {(lst.platform, lst.item_id): lst for p in ("jiashi", "liuliu") for lst in self.listings[p]}
+        out = {(lst.platform, lst.item_id): lst for p in LISTING_PLATFORMS for lst in self.listings[p]}
         out.update({("mess", c.listing.item_id): c.listing for c in self.mess if c.listing is not None})
         return out
 
@@ -151,7 +158,8 @@ def build_extras(seed: int = 7, scale: int = 1) -> Extras:
     rng = random.Random(f"marketwatch-demo-extras:{seed}:{scale}")
     used: set[str] = set()
     listings: dict[str, tuple[ExtraListing, ...]] = {}
-    for platform, prefix, id_prefix in (("jiashi", "佳市", "JS"), ("liuliu", "溜溜", "LL")):
+
+    def platform_listings(platform: str, prefix: str, id_prefix: str) -> None:
         entries: list[PoolEntry] = []
         while len(entries) < LISTINGS_PER_SCALE * scale:
             batch = list(pool.listings)
@@ -159,6 +167,9 @@ def build_extras(seed: int = 7, scale: int = 1) -> Extras:
             entries += batch
         shops = _shops(rng, prefix, max(4, 4 * scale))
         listings[platform] = _listings(rng, platform, id_prefix, entries[:LISTINGS_PER_SCALE * scale], shops, used)
+
+    platform_listings("jiashi", "佳市", "JS")
+    platform_listings("liuliu", "溜溜", "LL")
 
     mess_entries = list(pool.listings)
     rng.shuffle(mess_entries)
@@ -184,6 +195,8 @@ def build_extras(seed: int = 7, scale: int = 1) -> Extras:
         MessCase("gone", "/mess/item/gone.html", "error", "http_404"),
         MessCase("down", "/mess/item/down.html", "error", "http_500"),
     )
+    # Drawn last, so every id, shop and text of the platforms above is exactly what it was before haohuo existed.
+    platform_listings("haohuo", "好货", "HH")
     return Extras(seed, scale, listings, cases)
 
 
@@ -192,7 +205,18 @@ def build_extras(seed: int = 7, scale: int = 1) -> Extras:
 
 
 def extra_item_path(platform: str, item_id: str) -> str:
-    return {"jiashi": f"/jiashi/item/{item_id}", "liuliu": f"/liuliu/item/{item_id}"}[platform]
+    return {"jiashi": f"/jiashi/item/{item_id}", "liuliu": f"/liuliu/item/{item_id}",
+            "haohuo": f"/haohuo/item/{item_id}"}[platform]
+
+
+#: haohuo's sitemap index: the product sitemaps, and one of other pages that a profile need not follow.
+HAOHUO_SITEMAP_INDEX = "/haohuo/sitemap.xml"
+HAOHUO_PAGES_SITEMAP = "/haohuo/sitemaps/pages.xml"
+
+
+def haohuo_sitemap_path(number: int) -> str:
+    """Product sitemap ``number`` (1-based), gzipped."""
+    return f"/haohuo/sitemaps/items-{number}.xml.gz"
 
 
 def jiashi_list_path(page: int) -> str:

@@ -72,6 +72,7 @@ Disallow: /admin/
 Allow: /
 
 Sitemap: {base}/sitemap.xml
+Sitemap: {base}/haohuo/sitemap.xml
 """
 
 

@@ -7,6 +7,7 @@ are meant to be added as further routes and ``Response`` variants without touchi
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -45,6 +46,10 @@ def _gbk(html: str, status: int = 200) -> Response:
     return Response(status, html.encode("gbk", errors="xmlcharrefreplace"), HTML_GBK)
 
 
+def _xml(xml: str) -> Response:
+    return Response(200, xml.encode("utf-8"), "application/xml; charset=utf-8")
+
+
 def _redirect(location: str) -> Response:
     return Response(301, b"", HTML_UTF8, {"Location": location})
 
@@ -73,7 +78,7 @@ def _robots(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
 
 
 def _sitemap(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
-    return Response(200, pages.sitemap_xml(cat, req.base).encode("utf-8"), "application/xml; charset=utf-8")
+    return _xml(pages.sitemap_xml(cat, req.base))
 
 
 def _platform_root(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
@@ -180,6 +185,31 @@ def _liuliu_item(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
     return _utf8(extra_pages.liuliu_item_page(lst)) if lst else _not_found(req)
 
 
+def _haohuo_home(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _utf8(extra_pages.haohuo_home())
+
+
+def _haohuo_sitemap_index(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _xml(extra_pages.haohuo_sitemap_index(_extras(cat), req.base))
+
+
+def _haohuo_sitemap(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    """A ``.xml.gz`` file as static hosting serves one: gzip bytes as the body, no Content-Encoding."""
+    xml = extra_pages.haohuo_sitemap(_extras(cat), req.base, int(m["n"]))
+    if xml is None:
+        return _not_found(req)
+    return Response(200, gzip.compress(xml.encode("utf-8"), mtime=0), "application/gzip")
+
+
+def _haohuo_pages_sitemap(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    return _xml(extra_pages.haohuo_pages_sitemap(req.base))
+
+
+def _haohuo_item(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
+    lst = _extras(cat).listing_by_id.get(("haohuo", m["id"]))
+    return _utf8(extra_pages.haohuo_item_page(lst)) if lst else _not_found(req)
+
+
 def _mess_home(cat: Catalogue, req: Request, m: re.Match[str]) -> Response:
     return _utf8(extra_pages.mess_home(_extras(cat)))
 
@@ -236,7 +266,7 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"/"), _index),
     (re.compile(r"/robots\.txt"), _robots),
     (re.compile(r"/sitemap\.xml"), _sitemap),
-    (re.compile(r"/(?:youpin|taole|jiashi|liuliu|mess)"), _platform_root),
+    (re.compile(r"/(?:youpin|taole|jiashi|liuliu|mess|haohuo)"), _platform_root),
     (re.compile(r"/youpin/"), _youpin_home),
     (re.compile(r"/youpin/list"), _youpin_list),
     (re.compile(r"/youpin/item/(?P<id>YP\d+)"), _youpin_item),
@@ -246,7 +276,7 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"/taole/item/(?P<id>\d+)\.html"), _taole_item),
     (re.compile(r"/taole/shop/(?P<id>\d+)\.html"), _taole_shop),
     (re.compile(r"/ads/(?P<id>AD\d+)"), _ad_landing),
-    (re.compile(r"/img/(?P<platform>youpin|taole|jiashi|liuliu|mess)/(?P<id>\w+)\.png"), _image),
+    (re.compile(r"/img/(?P<platform>youpin|taole|jiashi|liuliu|mess|haohuo)/(?P<id>\w+)\.png"), _image),
     (re.compile(r"/jiashi/"), _jiashi_home),
     (re.compile(r"/jiashi/list"), _jiashi_list),
     (re.compile(r"/jiashi/item/(?P<id>JS\d+)"), _jiashi_item),
@@ -256,6 +286,11 @@ ROUTES: list[tuple[re.Pattern[str], Handler]] = [
     (re.compile(r"/mess/"), _mess_home),
     (re.compile(r"/mess/item/(?P<name>[a-z0-9-]+)\.html"), _mess_item),
     (re.compile(r"/mess/loop/(?P<n>[ab])\.html"), _mess_loop),
+    (re.compile(r"/haohuo/"), _haohuo_home),
+    (re.compile(r"/haohuo/sitemap\.xml"), _haohuo_sitemap_index),
+    (re.compile(r"/haohuo/sitemaps/items-(?P<n>\d+)\.xml\.gz"), _haohuo_sitemap),
+    (re.compile(r"/haohuo/sitemaps/pages\.xml"), _haohuo_pages_sitemap),
+    (re.compile(r"/haohuo/item/(?P<id>HH\d+)"), _haohuo_item),
     (re.compile(r"/cart/.*"), _cart),
     (re.compile(r"/admin/.*"), _admin),
 ]

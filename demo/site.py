@@ -102,7 +102,8 @@ def _ad_record(ad: Ad, base: str) -> dict[str, Any]:
 def _extra_listing_record(lst: ExtraListing, base: str, url: str, traditional: bool = False) -> dict[str, Any]:
     e = lst.entry
     title, text = shown_text(lst, traditional)
-    shop_url = {"jiashi": None, "liuliu": f"{base}/liuliu/shop/{lst.shop.shop_id}", "mess": None}[lst.platform]
+    shop_url = {"jiashi": None, "liuliu": f"{base}/liuliu/shop/{lst.shop.shop_id}", "mess": None,
+                "haohuo": f"{base}/haohuo/shop/{lst.shop.shop_id}"}[lst.platform]
     return {
         "kind": "listing",
         "platform": lst.platform,
@@ -139,9 +140,9 @@ def truth(base_url: str, seed: int = 7, scale: int = 1,
     """Every listing and ad of the site started with ``seed``/``scale`` at ``base_url``, as fresh dicts.
 
     Order: youpin listings (list order), taole listings (generation order), then ads, then the extra platforms that
-    ``platforms`` names (default: only youpin and taole, as before they existed; ``ALL_PLATFORMS`` for all). ``url``
-    is the canonical product page or ad landing page; ``text`` is the description as a reader sees it, whitespace
-    collapsed. The ``mess`` platform also has records of ``kind: "error"`` with the ``reason`` a crawler should count.
+    ``platforms`` names, in the order jiashi, liuliu, mess, haohuo (default: only youpin and taole, as before they
+    existed; ``ALL_PLATFORMS`` for all). ``url`` is the canonical product page or ad landing page; ``text`` is the
+    description as a reader sees it, whitespace collapsed. The ``mess`` platform also has records of ``kind: "error"`` with the ``reason`` a crawler should count.
     """
     unknown = set(platforms) - set(ALL_PLATFORMS)
     if unknown:
@@ -157,4 +158,7 @@ def truth(base_url: str, seed: int = 7, scale: int = 1,
                         for lst in ex.listings[p]]
     if "mess" in platforms:
         records += [_mess_record(case, base) for case in ex.mess]
+    if "haohuo" in platforms:
+        records += [_extra_listing_record(lst, base, base + extra_item_path("haohuo", lst.item_id))
+                    for lst in ex.listings["haohuo"]]
     return records

@@ -7,6 +7,7 @@ answers, the pages show exactly the truth's fields under the documented selector
 from __future__ import annotations
 
 import collections
+import gzip
 import hashlib
 import json
 import os
@@ -391,3 +392,66 @@ def test_ad_landing_pages_match_truth(site: DemoSite, records: list[dict[str, An
         assert one_text(html, "h1", "ad-headline") == ad["title"]
         assert one_text(html, "div", "ad-copy") == ad["text"]
         assert one_text(html, "span", "advertiser") == ad["advertiser"]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# haohuo: products only in gzipped sitemaps behind an index; product pages in schema.org RDFa
+
+
+def _sitemap_locs(body: bytes) -> list[str]:
+    return re.findall(r"<loc>(.*?)</loc>", body.decode("utf-8"))
+
+
+def test_haohuo_sitemaps_list_every_product_and_nothing_links_to_them(site: DemoSite) -> None:
+    expected = truth(site.base_url, platforms=("haohuo",))
+    robots_text = get_html(site.base_url + "/robots.txt")
+    assert f"Sitemap: {site.base_url}/haohuo/sitemap.xml" in robots_text
+    status, headers, body = fetch(site.base_url + "/haohuo/sitemap.xml")
+    assert status == 200 and headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert b"<sitemapindex " in body
+    index = _sitemap_locs(body)
+    assert index == [f"{site.base_url}/haohuo/sitemaps/items-{n}.xml.gz" for n in (1, 2, 3)] + [
+        f"{site.base_url}/haohuo/sitemaps/pages.xml"]
+    items: list[str] = []
+    for url in index[:-1]:
+        status, headers, body = fetch(url)
+        assert status == 200 and headers["Content-Type"] == "application/gzip" and "Content-Encoding" not in headers
+        xml = gzip.decompress(body)
+        assert b"<urlset " in xml
+        items += _sitemap_locs(xml)
+    assert items == [r["url"] for r in expected]
+    assert _sitemap_locs(fetch(index[-1])[2]) == [f"{site.base_url}/haohuo/"]
+    assert "/haohuo/item/" not in get_html(site.base_url + "/haohuo/")
+    assert fetch(f"{site.base_url}/haohuo/sitemaps/items-4.xml.gz")[0] == 404
+
+
+SCHEMA = "https://schema.org/"
+
+
+def _rdfa_typed(nodes: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The one node of schema.org type ``name`` in pyRdfa's expanded graph."""
+    (node,) = [n for n in nodes if n.get("@type") == [SCHEMA + name]]
+    return node
+
+
+def _rdfa_value(node: dict[str, Any], prop: str) -> Any:
+    (v,) = node.get(SCHEMA + prop, [{}])
+    return v.get("@value", v.get("@id"))
+
+
+def test_haohuo_rdfa_matches_truth(site: DemoSite) -> None:
+    from extruct.rdfa import RDFaExtractor
+
+    value = _rdfa_value
+    for r in truth(site.base_url, platforms=("haohuo",)):
+        html = get_html(r["url"])
+        nodes = RDFaExtractor().extract(html, base_url=r["url"])
+        product, offer, seller = (_rdfa_typed(nodes, t) for t in ("Product", "Offer", "Organization"))
+        assert value(product, "offers") == offer["@id"] and value(offer, "seller") == seller["@id"]
+        assert value(product, "name") == r["title"] and value(product, "sku") == r["canonical_id"]
+        assert " ".join(value(product, "description").split()) == r["text"]
+        assert value(product, "category") == r["category"] and [value(product, "image")] == r["images"]
+        assert float(value(offer, "price")) == r["price"] and value(offer, "priceCurrency") == "CNY"
+        assert value(seller, "name") == r["shop_name"] and value(seller, "url") == r["shop_url"]
+        assert value(seller, "taxID") == r["shop_licence"] and value(seller, "legalName") == r["shop_company"]
+        assert "application/ld+json" not in html and "itemscope" not in html

@@ -35,4 +35,4 @@ def test_saved_page_fields(case: str) -> None:
 
 def test_cases_cover_the_encodings_and_markup_that_misbehave() -> None:
     assert {"mess-broken", "mess-wrong-charset", "mess-latin1-header", "mess-big5", "mess-no-charset",
-            "liuliu-microdata"} <= set(CASES)
+            "liuliu-microdata", "haohuo-rdfa", "haohuo-rdfa-no-licence"} <= set(CASES)

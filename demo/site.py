@@ -142,7 +142,8 @@ def truth(base_url: str, seed: int = 7, scale: int = 1,
     Order: youpin listings (list order), taole listings (generation order), then ads, then the extra platforms that
     ``platforms`` names, in the order jiashi, liuliu, mess, haohuo (default: only youpin and taole, as before they
     existed; ``ALL_PLATFORMS`` for all). ``url`` is the canonical product page or ad landing page; ``text`` is the
-    description as a reader sees it, whitespace collapsed. The ``mess`` platform also has records of ``kind: "error"`` with the ``reason`` a crawler should count.
+    description as a reader sees it, whitespace collapsed. The ``mess`` platform also has records of
+    ``kind: "error"`` with the ``reason`` a crawler should count.
     """
     unknown = set(platforms) - set(ALL_PLATFORMS)
     if unknown:

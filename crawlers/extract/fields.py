@@ -139,7 +139,7 @@ class PageContent:
         return _flatten_rdfa(data)
 
     def structured_object(self, syntax: str, type_name: str | None) -> dict[str, Any] | None:
-        """The first object of ``type_name`` (any type when None) in one of ``STRUCTURED_KINDS``, parsed on first use."""
+        """The first object of ``type_name`` (None: any) in one of ``STRUCTURED_KINDS``, parsed on first use."""
         if syntax not in STRUCTURED_KINDS:
             raise ExtractionError(f"unknown structured data syntax {syntax!r}; use one of {STRUCTURED_KINDS}")
         return _typed(getattr(self, syntax), type_name)

@@ -71,6 +71,7 @@ def test_unreadable_sitemaps_raise_with_a_reason(body: bytes, reason: str, messa
 
 
 def make_spider(**profile_keys: Any) -> ProfileSpider:
+    """A spider over a sitemap profile, with a crawler for its stats; requests are built, never sent."""
     data = {"name": "shop", "platform": "shop", "sitemap_urls": ["http://shop.test/sitemap.xml"],
             "pages": [{"name": "item", "url": "/item/", "item": "listing", "fields": {"title": ["rdfa:name"]}}],
             **profile_keys}
@@ -137,6 +138,14 @@ def test_start_requests_sitemaps_next_to_start_urls() -> None:
     requests = asyncio.run(start())
     assert [(r.url, r.callback) for r in requests] == [("http://shop.test/", spider.parse),
                                                       ("http://shop.test/sitemap.xml", spider.parse_sitemap)]
+
+
+def test_a_browser_profile_renders_pages_but_downloads_sitemaps() -> None:
+    spider = make_spider(browser=True)
+    (index,) = feed(spider, "http://shop.test/robots.txt", b"Sitemap: http://shop.test/sitemap.xml\n")
+    assert index.meta["playwright"] is False
+    (page,) = feed(spider, "http://shop.test/sitemap.xml", sitemap("urlset", "http://shop.test/item/1"))
+    assert page.meta["playwright"] is True
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -56,11 +56,12 @@ class ProfileSpider(scrapy.Spider):
 
     def _meta(self, url: str | None = None, **extra: Any) -> dict[str, Any]:
         """Request meta; a profile with a stated legal basis may skip robots.txt (see ``robots_legal_basis``); a
-        browser profile renders the page in Chromium, waiting for the page spec's ``wait_for`` selector."""
+        browser profile renders the page in Chromium, waiting for the page spec's ``wait_for`` selector, unless the
+        caller says ``playwright: False`` (sitemaps are files to read, not pages to render)."""
         if not self.profile.obey_robots:
             extra["dont_obey_robotstxt"] = True
         extra["marketwatch_profile"] = self.profile.name
-        if self.profile.browser:
+        if self.profile.browser and extra.get("playwright", True):
             from scrapy_playwright.page import PageMethod
 
             extra["playwright"] = True
@@ -80,7 +81,10 @@ class ProfileSpider(scrapy.Spider):
         for url in self.profile.start_urls:
             yield self.request(url)
         for url in self.profile.sitemap_urls:
-            yield self.request(url, callback=self.parse_sitemap)
+            yield self._sitemap_request(url)
+
+    def _sitemap_request(self, url: str) -> scrapy.Request:
+        return self.request(url, callback=self.parse_sitemap, meta={"playwright": False})
 
     # -- sitemaps -------------------------------------------------------------------------------------------------
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
@@ -100,7 +104,7 @@ class ProfileSpider(scrapy.Spider):
                 if found.kind == SITEMAP_INDEX and not _matches(profile.sitemap_follow, url):
                     self._count("marketwatch/sitemap/skipped/not_followed")
                     continue
-                yield self.request(url, callback=self.parse_sitemap)
+                yield self._sitemap_request(url)
             elif not _matches(profile.sitemap_allow, url):
                 self._count("marketwatch/sitemap/skipped/not_allowed")
             elif profile.page_for(url) is None:

@@ -50,7 +50,8 @@ def test_t2s_char_by_char_agrees_with_opencc_on_plain_text() -> None:
 
 @pytest.mark.parametrize(
     "original",
-    ["国 家 级 认 证", "最❤️佳口感", "ＴＯＰ１ 全网zui低价", "加薇❤️ 详聊", "根氵台糖尿病", "a\u200bb\u200cc面积120㎡", "國家級"],
+    ["国 家 级 认 证", "最❤️佳口感", "ＴＯＰ１ 全网zui低价", "加薇❤️ 详聊", "根氵台糖尿病", "a\u200bb\u200cc面积120㎡", "國家級",
+     "𝐀𝐁 最😀佳 ㎡㎡", "\ud800最 \udfff 佳①", "ﾃｽﾄ\r\n治 . 愈"],  # astral, lone surrogates, one → two characters
 )
 def test_every_normalised_char_maps_inside_the_original(original: str) -> None:
     norm = normalize(original)

@@ -8,7 +8,9 @@ samples its resident memory every half second together with the number of pages 
 peak RSS of the last quarter of the pages over the peak of the first quarter, minus one (0.1 = 10% growth).
 
 Prints a human summary, then as its LAST line one JSON object: ``bare_pages_per_s``, ``full_pages_per_s``, ``ratio``
-(full/bare), ``rss_growth`` (full crawl), page counts, peaks, durations.
+(full/bare), ``rss_growth`` (full crawl), page counts, peaks, durations, and CPU milliseconds per page of the crawler
+process, the demo site and the search node for each crawl: these move far less than pages/s when other work shares
+the machine, and say which part a change made cheaper.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,35 @@ def rss_kib() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def own_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its children that have ended (worker pools)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a live process and all its descendants (the search node's launcher and JVM)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0.0)
+        todo.extend(c for c, pp in parent.items() if pp == p)
+    return total
 
 
 def rss_growth(samples: list[tuple[int, int]]) -> float:
@@ -143,15 +175,17 @@ def worker(args: argparse.Namespace) -> int:
                    if c.stats is not None)
 
     sampler = Sampler(pages)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), own_cpu_s()
     sampler.start()
     process.start()
     seconds = time.perf_counter() - t0
+    cpu_s = own_cpu_s() - cpu0
     sampler.stop()
     stats = {name: c.stats.get_stats() for name, c in crawlers.items()}
     result = {
         "pages": pages(),
         "seconds": seconds,
+        "crawler_cpu_s": cpu_s,
         "items": sum(int(s.get("item_scraped_count", 0)) for s in stats.values()),
         "indexed": sum(int(s.get("marketwatch/index/indexed", 0)) for s in stats.values()),
         "rss_samples": sampler.samples,
@@ -169,6 +203,20 @@ def _run_worker(kind: str, base_url: str, out: Path, **extra: str) -> dict[str, 
     if proc.returncode != 0:
         raise SystemExit(f"{kind} crawl failed:\n{proc.stderr[-3000:]}")
     return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _measured(run: Any, node_cpu: Any) -> dict[str, Any]:
+    """A worker's result plus the CPU seconds the demo site (threads of this process) and the search node spent
+    meanwhile: on a shared 2-core machine wall-clock rates move with other load, CPU per page much less."""
+    site0, node0 = time.process_time(), node_cpu()
+    result = run()
+    result["site_cpu_s"], result["node_cpu_s"] = time.process_time() - site0, node_cpu() - node0
+    return result
+
+
+def _cpu_ms_per_page(run: dict[str, Any]) -> dict[str, float]:
+    pages = max(run["pages"], 1)
+    return {part: round(1000 * run[f"{part}_cpu_s"] / pages, 2) for part in ("crawler", "site", "node")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +244,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.index:
             node = LocalNode(usable_node_dir(Path("var") / "node"), port=NODE_PORT, heap_mb=1024)
             es_url = node.start()
+        node_pid = node.status().pid if node is not None else None
+        node_cpu = (lambda: tree_cpu_s(node_pid)) if node_pid else (lambda: 0.0)
         try:
-            bare = _run_worker("bare", site.base_url, tmpdir / "bare.json")
-            full = _run_worker("full", site.base_url, tmpdir / "full.json", es_url=es_url,
-                               data_dir=str(tmpdir / "var"), alias=f"bench-{int(time.time())}")
+            bare = _measured(lambda: _run_worker("bare", site.base_url, tmpdir / "bare.json"), node_cpu)
+            full = _measured(lambda: _run_worker("full", site.base_url, tmpdir / "full.json", es_url=es_url,
+                                                 data_dir=str(tmpdir / "var"), alias=f"bench-{int(time.time())}"),
+                             node_cpu)
         finally:
             if node is not None:
                 from leads.store import connect
@@ -226,11 +277,15 @@ def main(argv: list[str] | None = None) -> int:
         "full_peak_rss_mib": round(full["peak_rss_kib"] / 1024, 1),
         "bare_peak_rss_mib": round(bare["peak_rss_kib"] / 1024, 1),
         "indexing": bool(args.index),
+        "bare_cpu_ms_per_page": _cpu_ms_per_page(bare),
+        "full_cpu_ms_per_page": _cpu_ms_per_page(full),
     }
     print(f"bare: {bare['pages']} pages in {bare['seconds']:.1f}s = {bare_rate:.1f} pages/s, peak RSS "
           f"{result['bare_peak_rss_mib']} MiB")
     print(f"full: {full['pages']} pages, {full['items']} items, {full['indexed']} indexed in {full['seconds']:.1f}s = "
           f"{full_rate:.1f} pages/s, peak RSS {result['full_peak_rss_mib']} MiB, growth {result['rss_growth']:.1%}")
+    print(f"CPU ms per page (crawler / demo site / search node): bare {result['bare_cpu_ms_per_page']}, "
+          f"full {result['full_cpu_ms_per_page']}")
     print(json.dumps(result))
     return 0
 

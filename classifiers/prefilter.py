@@ -17,9 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from classifiers import codepoints
-
 __all__ = ["LiteralIndex"]
+
+# Put between the texts of a batch: a noncharacter, never part of a rule literal.
+_SEPARATOR = "\uffff"
 
 
 class LiteralIndex:
@@ -37,56 +38,70 @@ class LiteralIndex:
                     raise ValueError(f"slot {slot} has an empty literal; every text contains it, pass None instead")
                 gram_slots.setdefault(literal[:2], set()).add(slot)
         grams = sorted(gram_slots)
-        firsts = sorted({g[0] for g in grams})
-        seconds = sorted({g[1] for g in grams if len(g) == 2})
-        # Code point → id (0: a character no key n-gram starts with / ends with).
-        self._first_ids = codepoints.id_table(firsts)
-        self._second_ids = codepoints.id_table(seconds)
+        if any(_SEPARATOR in g for g in grams):
+            raise ValueError(f"a literal contains U+{ord(_SEPARATOR):04X}, which separates texts here")
+        bigrams = [g for g in grams if len(g) == 2]
+        firsts = sorted({g[0] for g in bigrams})
+        seconds = sorted({g[1] for g in bigrams})
+        # Code point → (first id × width) and → second id (0: no key bigram starts / ends with it), so that one
+        # addition gives a bigram's index in the dense (first, second) table; second id 0 is never a bigram.
         width = len(seconds) + 1
-        self._width = width
-        # (first id, second id) → gram number + 1, dense; second id 0 holds the one-character grams.
-        gram_of = np.zeros((len(firsts) + 1) * width, dtype=np.int32)
-        first_id = {c: i + 1 for i, c in enumerate(firsts)}
-        second_id = {c: i + 1 for i, c in enumerate(seconds)}
-        for number, gram in enumerate(grams, start=1):
-            gram_of[first_id[gram[0]] * width + (second_id[gram[1]] if len(gram) == 2 else 0)] = number
-        self._gram_of = gram_of
-        self._has_unigrams = any(len(g) == 1 for g in grams)
-        # Gram number → its slots, as CSR (row 0: "no gram").
-        counts = [0] + [len(gram_slots[g]) for g in grams]
-        self._slot_ptr = np.cumsum(counts)
-        self._slot_idx = np.array([s for g in grams for s in sorted(gram_slots[g])], dtype=np.int64)
+        size = max(map(ord, "".join(grams)), default=0) + 2  # the last entry stays 0: larger code points clip to it
+        self._size = size
+        self._first = np.zeros(size, dtype=np.int32)
+        self._first[[ord(c) for c in firsts]] = np.arange(1, len(firsts) + 1) * width
+        self._second = np.zeros(size, dtype=np.int32)
+        self._second[[ord(c) for c in seconds]] = np.arange(1, len(seconds) + 1)
+        number = {g: i for i, g in enumerate(grams, start=1)}  # gram → number (0: "none")
+        self._bigram = np.zeros((len(firsts) + 1) * width, dtype=np.int32)
+        for g in bigrams:
+            self._bigram[self._first[ord(g[0])] + self._second[ord(g[1])]] = number[g]
+        unigrams = [g for g in grams if len(g) == 1]
+        self._unigram: np.ndarray | None = None
+        if unigrams:
+            self._unigram = np.zeros(size, dtype=np.int32)
+            self._unigram[[ord(g) for g in unigrams]] = [number[g] for g in unigrams]
+        # Gram number → its slots as a bit set (row 0: "no gram"), in 64-bit words.
+        self._words = (self.n_slots + 63) // 64
+        bits = np.zeros((len(grams) + 1, self._words * 64), dtype=bool)
+        for g in grams:
+            bits[number[g], sorted(gram_slots[g])] = True
+        self._slot_bits = np.packbits(bits, axis=1, bitorder="little").view(np.uint64)
 
     def possible(self, texts: Sequence[str]) -> np.ndarray:
         """Boolean ``(len(texts), n_slots)``: whether slot ``j`` may match in text ``i``."""
         n = len(texts)
         out = np.zeros((n, self.n_slots), dtype=bool)
         out[:, self._always] = True
-        if n == 0 or self._slot_idx.size == 0:
+        if n == 0 or self._slot_bits.shape[0] == 1:
             return out
-        codes, rows = codepoints.encode(texts)
-        first = codepoints.ids(self._first_ids, codes) * self._width
-        found_rows, found_grams = [], []
-        if self._has_unigrams:
-            g = self._gram_of[first]
-            keep = g > 0
-            found_rows.append(rows[keep])
-            found_grams.append(g[keep])
+        # Texts joined by a character no key gram holds, so no bigram spans two texts; rows only for the hits.
+        codes = np.frombuffer(_SEPARATOR.join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        # np.take with intp indices: indexing with uint32 code points converts them on every use, ~3× slower.
+        clipped = np.minimum(codes, self._size - 1).astype(np.intp)
+        found_at, found_grams = [], []
+        if self._unigram is not None:
+            g = np.take(self._unigram, clipped)
+            at = np.flatnonzero(g)
+            found_at.append(at)
+            found_grams.append(g[at])
         if codes.size > 1:
-            second = codepoints.ids(self._second_ids, codes[1:])
-            g = self._gram_of[first[:-1] + second]
-            # A bigram never spans two texts; second id 0 (unigram entry) is not a bigram.
-            keep = (g > 0) & (second > 0) & (rows[:-1] == rows[1:])
-            found_rows.append(rows[:-1][keep])
-            found_grams.append(g[keep])
-        if not found_rows:
+            g = np.take(self._bigram, np.take(self._first, clipped[:-1]) + np.take(self._second, clipped[1:]))
+            at = np.flatnonzero(g)
+            found_at.append(at)
+            found_grams.append(g[at])
+        hit_at = np.concatenate(found_at)
+        if not hit_at.size:
             return out
-        hit_rows, hit_grams = np.concatenate(found_rows), np.concatenate(found_grams)
-        # Each (text, gram) occurrence switches on the gram's slots in that text.
-        starts, ends = self._slot_ptr[hit_grams - 1], self._slot_ptr[hit_grams]
-        per = ends - starts
-        slot_rows = np.repeat(hit_rows, per)
-        offsets = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-        out[slot_rows, self._slot_idx[np.repeat(starts, per) + offsets]] = True
-        return out
-
+        hit_grams = np.concatenate(found_grams)
+        if len(found_at) > 1:  # unigram and bigram hits: back into text order
+            order = np.argsort(hit_at, kind="stable")
+            hit_at, hit_grams = hit_at[order], hit_grams[order]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n) + 1
+        hit_rows = np.searchsorted(np.cumsum(lengths), hit_at, side="right")
+        # The slots a text may hold: the OR of the bit sets of its grams (hits come sorted by text).
+        first_of_row = np.flatnonzero(np.diff(hit_rows, prepend=-1))
+        words = np.zeros((n, self._words), dtype=np.uint64)
+        words[hit_rows[first_of_row]] = np.bitwise_or.reduceat(self._slot_bits[hit_grams], first_of_row, axis=0)
+        found = np.unpackbits(words.view(np.uint8), axis=1, count=self.n_slots, bitorder="little").astype(bool)
+        return out | found

@@ -40,7 +40,7 @@ import yaml
 
 import numpy as np
 
-from classifiers.literals import necessary_literals
+from classifiers.literals import necessary_literal_sets
 from classifiers.normalize import FastPattern, Normalized, char_map, compile_fast, normalize
 from classifiers.prefilter import LiteralIndex
 from marketwatch.errors import ConfigError
@@ -295,13 +295,20 @@ class Rulebook:
             ))
         self._compiled = tuple(compiled)
         self._by_id = {rule.id: rule for rule in self._rules}
-        # Two literal slots per rule: its patterns, and its `requires` (which must match somewhere in the text
-        # too). A rule runs only where both may occur; see classifiers/prefilter.py.
+        # Literal slots per rule: the necessary literal sets of its patterns and of its `requires` (which must
+        # match somewhere in the text too). A rule runs only where every one of its slots may occur; see
+        # classifiers/literals.py and classifiers/prefilter.py.
         slots: list[frozenset[str] | None] = []
+        first_slot: list[int] = []
         for c in self._compiled:
-            slots.append(necessary_literals(c.pattern.pattern))
-            slots.append(necessary_literals(c.requires.pattern) if c.requires is not None else None)
+            first_slot.append(len(slots))
+            slots.extend(necessary_literal_sets(c.pattern.pattern))
+            if c.requires is not None:
+                slots.extend(necessary_literal_sets(c.requires.pattern))
+            if len(slots) == first_slot[-1]:
+                slots.append(None)  # nothing known: the rule always runs
         self._literals = LiteralIndex(slots)
+        self._first_slot = np.array(first_slot, dtype=np.int64)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Rulebook:
@@ -357,7 +364,7 @@ class Rulebook:
         """Per text, the rules whose necessary literals (patterns and requires) occur in it: the only ones that can
         fire. Most rules are skipped on most texts without running a regex."""
         possible = self._literals.possible(norm_texts)
-        runnable = possible[:, 0::2] & possible[:, 1::2]
+        runnable = np.logical_and.reduceat(possible, self._first_slot, axis=1)
         compiled = self._compiled
         return [[compiled[j] for j in np.flatnonzero(row)] for row in runnable]
 

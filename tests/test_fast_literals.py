@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from classifiers.literals import necessary_literals
+from classifiers.literals import necessary_literal_sets, necessary_literals
 from classifiers.normalize import normalize
 from classifiers.prefilter import LiteralIndex
 from classifiers.rulebook import Rulebook
@@ -37,15 +37,26 @@ def test_necessary_literals(pattern: str, expected: set[str] | None) -> None:
     assert (None if got is None else set(got)) == expected
 
 
+def test_every_set_is_needed_by_itself() -> None:
+    sets = necessary_literal_sets("(治疗|根治)[^。]{0,6}?(糖尿病|高血压)")
+    assert [set(s) for s in sets] == [{"糖尿病", "高血压"}, {"治疗", "根治"}]
+    # An alternation joins one set of each alternative.
+    assert {"保本", "无风险"} in [set(s) for s in necessary_literal_sets("保本|无风险")]
+
+
 @pytest.mark.parametrize("rule", list(RULEBOOK), ids=lambda r: r.id)
 def test_every_rule_has_literals_that_its_matches_contain(rule) -> None:  # noqa: ANN001
-    pattern = "|".join(f"(?:{p})" for p in rule.patterns)
-    literals = necessary_literals(pattern)
-    assert literals, f"{rule.id}: no literal found; the rule would run on every text"
-    for text in rule.examples.match:
-        norm = normalize(text).text
-        for m in re.finditer(pattern, norm):
-            assert any(lit in m.group() for lit in literals), (rule.id, m.group())
+    for key, regexes in (("patterns", rule.patterns), ("requires", rule.requires)):
+        if not regexes:
+            continue
+        pattern = "|".join(f"(?:{p})" for p in regexes)
+        sets = necessary_literal_sets(pattern)
+        assert sets, f"{rule.id}: no literal found in its {key}; the rule would run on every text"
+        for text in rule.examples.match:
+            norm = normalize(text).text
+            for m in re.finditer(pattern, norm):
+                for literals in sets:
+                    assert any(lit in m.group() for lit in literals), (rule.id, key, m.group(), sorted(literals))
 
 
 def test_literal_index_finds_prefixes_never_across_texts() -> None:

@@ -1,8 +1,9 @@
 """A batch of texts as one array of code points: the common ground of the vectorised n-gram scans.
 
 :mod:`classifiers.fast_tfidf` (n-gram counts) looks at every character and character pair of a batch (so does
-:mod:`classifiers.prefilter`, on texts joined by a separator instead of row numbers). Doing that on a NumPy array of code points instead of on Python strings
-avoids one string object per character or pair, which is most of the cost of a Python-level scan.
+:mod:`classifiers.prefilter`, on texts joined by a separator instead of row numbers). Doing that on a NumPy array
+of code points instead of on Python strings avoids one string object per character or pair, which is most of the
+cost of a Python-level scan.
 """
 
 from __future__ import annotations

@@ -365,8 +365,11 @@ class Rulebook:
         fire. Most rules are skipped on most texts without running a regex."""
         possible = self._literals.possible(norm_texts)
         runnable = np.logical_and.reduceat(possible, self._first_slot, axis=1)
+        rows, cols = np.nonzero(runnable)  # row-major: each text's rules in rule order
         compiled = self._compiled
-        return [[compiled[j] for j in np.flatnonzero(row)] for row in runnable]
+        flat = [compiled[j] for j in cols.tolist()]
+        ends = np.cumsum(np.bincount(rows, minlength=len(norm_texts))).tolist()
+        return [flat[start:end] for start, end in zip([0, *ends], ends)]
 
     @staticmethod
     def _spans(c: _Compiled, text: str) -> list[tuple[int, int]]:

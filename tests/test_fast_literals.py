@@ -61,12 +61,13 @@ def test_every_rule_has_literals_that_its_matches_contain(rule) -> None:  # noqa
 
 def test_literal_index_finds_prefixes_never_across_texts() -> None:
     index = LiteralIndex([frozenset({"保证丰收", "包增产"}), frozenset({"%"}), None, frozenset({"😀x"})])
-    got = index.possible(["今年保证丰收", "包", "增产", "包增", "98%", "", "😀x", "a😀", "x"]).tolist()
+    got = index.possible(["今年保证丰收", "包", "增产", "包增", "包增，增产", "98%", "", "😀x", "a😀", "x"]).tolist()
     assert got == [
         [True, False, True, False],
         [False, False, True, False],
         [False, False, True, False],  # "包" ends the text before: no bigram 包增 across texts
-        [True, False, True, False],  # first two characters only: a candidate, not a match
+        [False, False, True, False],  # 包增 but not 增产
+        [True, False, True, False],  # first and last two characters, apart: a candidate, not a match
         [False, True, True, False],
         [False, False, True, False],
         [False, False, True, True],
@@ -76,3 +77,5 @@ def test_literal_index_finds_prefixes_never_across_texts() -> None:
     assert index.possible([]).shape == (0, 4)
     with pytest.raises(ValueError, match="empty literal"):
         LiteralIndex([frozenset({""})])
+    with pytest.raises(ValueError, match="no literal"):
+        LiteralIndex([frozenset()])

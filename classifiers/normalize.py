@@ -38,7 +38,7 @@ import yaml
 
 from marketwatch.errors import ConfigError
 
-__all__ = ["CJK", "EVASIONS_PATH", "FastPattern", "Normalized", "char_map", "compile_fast", "normalize"]
+__all__ = ["CJK", "EVASIONS_PATH", "FastPattern", "Normalized", "char_map", "compile_fast", "first_char_gate", "normalize"]
 
 #: The evasion map shipped with the rules.
 EVASIONS_PATH = Path(__file__).with_name("rules") / "evasions.yaml"
@@ -257,6 +257,27 @@ def compile_fast(pattern: str) -> FastPattern:
     size = sum(hi - lo + 1 for lo, hi in first)
     chars = frozenset(chr(cp) for lo, hi in first for cp in range(lo, hi + 1)) if size <= 512 else None
     return FastPattern(pattern, re.compile(wrapped), 1, chars)
+
+
+def first_char_gate(pattern: str) -> str | None:
+    """``(?=[F])`` for the characters ``F`` that every match of ``pattern`` starts with, or ``None`` when unknown,
+    broad or nullable.
+
+    Put in front of a long alternation inside a larger pattern (``gap{0,6}?(糖尿病|高血压|…)``), it lets the engine
+    reject a position with one character-set lookup instead of trying each alternative in turn. It only states a
+    necessary condition, so matches stay the same.
+    """
+    from re import _parser
+
+    try:
+        first, nullable = _first_chars(_parser.parse(pattern).data)
+    except re.error:
+        raise
+    except Exception:  # private parser API changed: no gate, same matches
+        return None
+    if first is None or nullable or not first:
+        return None
+    return f"(?=[{_class_body(first)}])"
 
 
 def _t2s_table() -> dict[str, str]:

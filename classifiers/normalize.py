@@ -38,7 +38,9 @@ import yaml
 
 from marketwatch.errors import ConfigError
 
-__all__ = ["CJK", "EVASIONS_PATH", "FastPattern", "Normalized", "char_map", "compile_fast", "first_char_gate", "normalize"]
+__all__ = [
+    "CJK", "EVASIONS_PATH", "FastPattern", "Normalized", "char_map", "compile_fast", "first_char_gate", "normalize",
+]
 
 #: The evasion map shipped with the rules.
 EVASIONS_PATH = Path(__file__).with_name("rules") / "evasions.yaml"

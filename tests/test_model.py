@@ -42,7 +42,10 @@ def _assert_same_matrix(got, expected) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 2), (1, 3), (2, 3)])
 @pytest.mark.parametrize("sublinear_tf", [True, False])
-def test_fast_tfidf_equals_sklearn(ngram_range: tuple[int, int], sublinear_tf: bool) -> None:
+@pytest.mark.parametrize("dense_counts", [fast_tfidf.DENSE_COUNTS, 1000, 1])  # blocks of rows; one row; sorting
+def test_fast_tfidf_equals_sklearn(ngram_range: tuple[int, int], sublinear_tf: bool, dense_counts: int,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_tfidf, "DENSE_COUNTS", dense_counts)
     vec = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, min_df=2, sublinear_tf=sublinear_tf,
                           dtype=np.float32).fit(_random_docs(200, seed=1) + TRICKY_DOCS * 2)
     docs = _random_docs(120, seed=2) + TRICKY_DOCS

@@ -1,7 +1,7 @@
 """Which literal sets can occur in which texts: one vectorised pass over a batch instead of a regex per rule.
 
 Each *slot* (e.g. "rule 7's pattern") has a set of necessary literals (:mod:`classifiers.literals`); a slot is
-*possible* in a text when, for one of its literals, the text contains both the literal's first two and its last two
+*possible* in a text when, for one of its literals, the text contains the literal's first, middle and last two
 characters (exact for literals of up to three characters). That is a necessary condition only (a text with 无法 and
 关闭 apart still passes for 无法关闭): callers run the real regex afterwards, so false positives cost time and false
 negatives cannot happen.
@@ -9,7 +9,8 @@ negatives cannot happen.
 Why not a regex alternation or ``str.__contains__``: either costs ~2 µs per rule per 650-character text, as much as
 the rule's own regex for most rules; an Aho–Corasick automaton over ~2,000 literals measured ~100 µs per text
 here. Encoding a batch once as UTF-32 code points and looking every bigram up in one dense table costs a few µs
-per text for all slots together. Checking only the first bigram of each literal let twice as many rules run.
+per text for all slots together. Checking only the first bigram of each literal let 21.7 rules run per listing,
+first and last 13.7, first, middle and last 11.7 (exact literals: 10.8).
 """
 
 from __future__ import annotations
@@ -30,27 +31,27 @@ class LiteralIndex:
     def __init__(self, slots: Sequence[frozenset[str] | None]) -> None:
         """``slots[i]``: literals one of which occurs wherever slot ``i`` matches; ``None`` = always possible."""
         self.n_slots = len(slots)
-        # Key grams of a literal: its first and last two characters (the character itself when it has one).
-        keys: list[tuple[str, str]] = []  # per literal column, slot by slot; ("", "") = always present
+        # Key grams of a literal: its first, middle and last two characters (the character itself when it has one).
+        keys: list[tuple[str, str, str]] = []  # per literal column, slot by slot; "" = always present
         self._slot_start = np.zeros(len(slots), dtype=np.int64)
         for slot, literals in enumerate(slots):
             self._slot_start[slot] = len(keys)
             if literals is None:
-                keys.append(("", ""))
+                keys.append(("", "", ""))
                 continue
             if not literals:
                 raise ValueError(f"slot {slot} has no literal; pass None for a slot that is always possible")
             for literal in sorted(literals):
                 if not literal:
                     raise ValueError(f"slot {slot} has an empty literal; every text contains it, pass None instead")
-                keys.append((literal[:2], literal[-2:]))
+                middle = len(literal) // 2
+                keys.append((literal[:2], literal[middle - 1:middle + 1], literal[-2:]))
         grams = sorted({g for pair in keys for g in pair if g})
         if any(_SEPARATOR in g for g in grams):
             raise ValueError(f"a literal contains U+{ord(_SEPARATOR):04X}, which separates texts here")
         number = {g: i for i, g in enumerate(grams, start=1)}  # gram → number; 0 = "always present"
         self._n_grams = len(grams)
-        self._first_key = np.array([number.get(a, 0) for a, _ in keys], dtype=np.intp)
-        self._last_key = np.array([number.get(b, 0) for _, b in keys], dtype=np.intp)
+        self._keys = [np.array([number.get(k[i], 0) for k in keys], dtype=np.intp) for i in range(3)]
         bigrams = [g for g in grams if len(g) == 2]
         firsts = sorted({g[0] for g in bigrams})
         seconds = sorted({g[1] for g in bigrams})
@@ -96,7 +97,8 @@ class LiteralIndex:
             hit_at = np.concatenate(found_at)
             ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=n) + 1)
             present[np.searchsorted(ends, hit_at, side="right"), np.concatenate(found_grams)] = True
-        literal = np.take(present, self._first_key, axis=1) & np.take(present, self._last_key, axis=1)
+        first, middle, last = (np.take(present, k, axis=1) for k in self._keys)
+        literal = first & middle & last
         if not literal.shape[1]:
             return np.zeros((n, 0), dtype=bool)
         return np.logical_or.reduceat(literal, self._slot_start, axis=1)

@@ -93,7 +93,7 @@ def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
     from elasticsearch import helpers
 
     from leads.store import connect, get_lead
-    from pipelines.evidence import EvidenceStore
+    from pipelines.evidence_store import EvidenceStore
 
     store = EvidenceStore(settings.evidence_dir)
     es = connect(settings.es_url)

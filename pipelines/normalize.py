@@ -7,7 +7,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawlers.urls import TRACKING_PARAMS, canonical_url
-from pipelines.evidence import utc_now
+from pipelines.evidence_store import utc_now
 
 __all__ = ["NormalizePipeline", "TRACKING_PARAMS", "canonical_url"]
 

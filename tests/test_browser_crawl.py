@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from demo.site import truth
-from pipelines.evidence import EvidenceStore
+from pipelines.evidence_store import EvidenceStore
 from tests.test_crawl_misbehaving import field_mismatches, run_cli_crawl
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),

@@ -13,7 +13,7 @@ from elasticsearch import helpers
 
 from classifiers.labels import LABELS
 from classifiers.scorer import DEFAULT_MODEL_DIR
-from pipelines.evidence import EvidenceStore
+from pipelines.evidence_store import EvidenceStore
 
 pytestmark = pytest.mark.integration
 

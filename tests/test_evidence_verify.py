@@ -12,7 +12,8 @@ import pytest
 from elasticsearch import helpers
 from scrapy.http import HtmlResponse, Request
 
-from pipelines.evidence import EvidenceStore
+from pipelines.evidence import fetch_of
+from pipelines.evidence_store import EvidenceStore
 
 
 def _tamper(path: Path) -> None:
@@ -28,8 +29,8 @@ def test_store_reports_a_tampered_screenshot_and_a_missing_file(tmp_path: Path) 
     url = "http://shop.test/item/1"
     response = HtmlResponse(url, body="<h1>国家级</h1>".encode(), headers={"Content-Type": "text/html; charset=utf-8"},
                             request=Request(url))
-    refs = store.capture(Request(url), response, "2026-01-01T00:00:00.000Z", profile="shop",
-                         screenshot=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    refs = store.capture(fetch_of(Request(url), response, "2026-01-01T00:00:00.000Z", profile="shop",
+                                  screenshot=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64))
     assert store.verify(refs) == []
     assert oct((tmp_path / refs["warc_path"]).stat().st_mode)[-3:] == "444"  # written once, read-only
     _tamper(tmp_path / refs["screenshot_path"])
@@ -46,8 +47,8 @@ def test_warc_records_capture_time_version_and_profile(tmp_path: Path) -> None:
 
     store = EvidenceStore(tmp_path)
     url = "http://shop.test/item/1"
-    refs = store.capture(Request(url), HtmlResponse(url, body=b"<p>x</p>", request=Request(url)),
-                         "2026-01-02T03:04:05.678Z", profile="youpin")
+    refs = store.capture(fetch_of(Request(url), HtmlResponse(url, body=b"<p>x</p>", request=Request(url)),
+                                  "2026-01-02T03:04:05.678Z", profile="youpin"))
     # (a record's payload must be read while the iterator stands on it)
     records = [(r.rec_type, r.rec_headers, r.content_stream().read())
                for r in ArchiveIterator(io.BytesIO((tmp_path / refs["warc_path"]).read_bytes()))]

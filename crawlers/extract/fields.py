@@ -99,15 +99,20 @@ def collapse(text: str) -> str:
 class PageContent:
     """One decoded page with its parsed forms built lazily (JSON-LD parsing costs only when a profile asks for it)."""
 
-    def __init__(self, html: str, url: str) -> None:
+    def __init__(self, html: str, url: str, selector: Selector | None = None) -> None:
+        """``selector``: the page already parsed (a Scrapy response's ``.selector`` of this same ``html``); parsing a
+        product page costs about as much as the rest of its extraction, so the spider's link following, the CSS/XPath
+        sources, JSON-LD and microdata all read one tree."""
         self.html = html
         self.url = url
-        self.selector = Selector(text=html) if html else Selector(text="<html></html>")
+        if selector is None or not html:
+            selector = Selector(text=html) if html else Selector(text="<html></html>")
+        self.selector = selector
 
     @cached_property
     def jsonld(self) -> list[dict[str, Any]]:
         try:
-            data = _jsonld.extract(self.html, base_url=self.url)
+            data = _jsonld.extract_items(self.selector.root, base_url=self.url)
         except Exception as exc:  # extruct raises plain ValueErrors/JSON errors on broken scripts
             raise ExtractionError(f"{self.url}: unreadable JSON-LD ({exc})") from exc
         out: list[dict[str, Any]] = []

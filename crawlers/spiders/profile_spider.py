@@ -127,7 +127,7 @@ class ProfileSpider(scrapy.Spider):
             self._failed("not_text", response.url, f"content type {response.headers.get('Content-Type')!r}")
             return
         response = decoded
-        content = PageContent(response.text, response.url)
+        content = PageContent(response.text, response.url, response.selector)
         yield from self._follow(page, response)
         if page.ads:
             yield from self._ad_slots(page, content, response)

@@ -82,3 +82,22 @@ def test_killed_workers_lose_nothing(tmp_path: Path) -> None:
         assert item["score"]["model_version"], item["url"]
         assert store.verify(item["evidence"]) == [], item["url"]
     assert not stats.get("marketwatch/evidence/failed")
+
+
+def test_evidence_that_cannot_be_written_is_counted_and_the_pages_go_on(demo_site, tmp_path: Path) -> None:  # noqa: ANN001
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    (data_dir / "evidence").write_text("a file where the evidence folder should be")  # every write fails (OSError)
+    out_dir, stats_path = tmp_path / "items", tmp_path / "stats.json"
+    cmd = [sys.executable, "-m", "leads.cli", "crawl", "youpin", "--base-url", demo_site.base_url, "--no-index",
+           "--no-throttle", "--out-dir", str(out_dir), "--stats-out", str(stats_path)]
+    proc = subprocess.run(cmd, env={**os.environ, "MARKETWATCH_DATA_DIR": str(data_dir)}, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    items = [json.loads(line) for p in out_dir.glob("*.jsonl") for line in p.read_text("utf-8").splitlines()]
+    assert {i["url"] for i in items} == {t["url"] for t in truth(demo_site.base_url, platforms=("youpin",))}
+    for item in items:
+        assert "Not a directory" in item["evidence"]["error"] and item["evidence"]["captured_at"], item["url"]
+    stats = json.loads(stats_path.read_text("utf-8"))["youpin"]
+    assert stats["marketwatch/evidence/failed"] == stats["response_received_count"]
+    assert "evidence not written for" in proc.stderr

@@ -33,12 +33,13 @@ def pool(key: tuple[Any, ...], workers: int, initializer: Callable[..., None] | 
         return executor
 
 
-def discard(key: tuple[Any, ...]) -> None:
-    """Forget a broken pool (a worker died): the next :func:`pool` call starts a new one."""
+def discard(key: tuple[Any, ...], broken: ProcessPoolExecutor) -> None:
+    """Forget the ``broken`` pool (a worker died): the next :func:`pool` call starts a new one. Several batches fail
+    with one broken pool; only the first replaces it, the later ones must not throw away its healthy successor."""
     with _lock:
-        executor = _pools.pop(key, None)
-    if executor is not None:
-        executor.shutdown(wait=False, cancel_futures=True)
+        if _pools.get(key) is broken:
+            del _pools[key]
+    broken.shutdown(wait=False, cancel_futures=True)
 
 
 def deferred(future: Future[Any]) -> Any:
@@ -110,8 +111,8 @@ class Batcher:
         if not items:
             return
         if self.processes > 0:
+            executor = pool(self.key, self.processes, self.initializer, self.initargs)
             try:
-                executor = pool(self.key, self.processes, self.initializer, self.initargs)
                 d = deferred(executor.submit(self.fn, items, *self.args))
             except BrokenProcessPool as exc:
                 d = defer.fail(exc)
@@ -121,7 +122,7 @@ class Batcher:
                     return failure
                 if self.on_lost is not None:
                     self.on_lost(failure.getErrorMessage(), len(items))
-                discard(self.key)
+                discard(self.key, executor)
                 return deferToThread(self.local, items, *self.args)
 
             d.addErrback(lost)

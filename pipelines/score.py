@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 @functools.cache
 def shared_scorer(model_dir: str) -> Scorer:
     """One loaded model per process and folder: loading takes seconds, and every crawl of a process scores alike."""
-    return Scorer.load(Path(model_dir) if model_dir else None)
+    return workers.frozen(Scorer.load(Path(model_dir) if model_dir else None))
 
 
 class ScorePipeline:

@@ -12,8 +12,8 @@ WARC files, with its SHA-256 in the references.
 
 The writing itself (``pipelines.evidence_store``) runs in a worker process: building the WARC, gzip, three SHA-256s
 and the fsync that makes a capture durable cost about as much CPU as fetching and parsing the page, and in this
-process they would hold the interpreter lock the whole crawl shares (bench.crawl measured 2.3 ms of crawler CPU per
-page for evidence done in threads, against 3.6 ms for everything a bare spider does). The item still waits for its
+process they would hold the interpreter lock the whole crawl shares (bench.crawl measured 2.3 ms of crawl-process CPU
+per page for evidence written in its threads, more than fetching and parsing took). The item still waits for its
 evidence, so a lead never points at a file that is not on disk.
 """
 

@@ -23,7 +23,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from classifiers.labels import LABELS
 from leads.indices import node_reason, where
 from leads.lead import REVIEW_STATUSES
-from marketwatch.errors import IndexingError
+from marketwatch.errors import ClusterUnavailable, IndexingError
 
 MAX_SIZE = 1000
 MAX_TERMS = 10
@@ -240,13 +240,13 @@ def search(es: Elasticsearch, alias: str, query: LeadQuery) -> dict[str, Any]:
                             "(`marketwatch crawl ...`) or check MARKETWATCH_INDEX_ALIAS") from exc
     except ApiError as exc:
         if exc.meta.status >= 500:
-            raise IndexingError(f"the search cluster failed on this query: {node_reason(exc)}") from exc
+            raise ClusterUnavailable(f"the search cluster failed on this query: {node_reason(exc)}") from exc
         if query.after:
             raise IndexingError(f"the page cursor does not fit this search ({node_reason(exc)}); start again "
                                 "from the first page") from exc
         raise IndexingError(f"search refused: {node_reason(exc)}") from exc
     except TransportError as exc:
-        raise IndexingError(f"cannot reach the search cluster at {where(es)}: {node_reason(exc)}") from exc
+        raise ClusterUnavailable(f"cannot reach the search cluster at {where(es)}: {node_reason(exc)}") from exc
     hits = [_hit(h) for h in res["hits"]["hits"]]
     raw = res["hits"]["hits"]
     aggs = res.get("aggregations", {})

@@ -20,7 +20,7 @@ from leads.indices import node_reason
 from leads.lead import REVIEW_STATUSES
 from leads.review import Decision, ReviewConflict, review
 from leads.search import LeadQuery, search
-from marketwatch.errors import IndexingError
+from marketwatch.errors import ClusterUnavailable, IndexingError
 
 STATUS_NAMES_ZH: dict[str, str] = {
     "new": "新线索", "reviewing": "审核中", "confirmed": "已确认", "dismissed": "已排除", "exported": "已移交",
@@ -210,6 +210,9 @@ def create_app(es: Elasticsearch, alias: str, user: str) -> FastAPI:
         form = _search_form(params)
         try:
             _, result = run_search(request)
+        except ClusterUnavailable as exc:
+            return _page("线索检索", f"{form}<p class=\"err\" role=\"alert\">检索服务暂不可用，请稍后重试：{e(exc)}</p>",
+                         502)
         except IndexingError as exc:
             return _page("线索检索", f"{form}<p class=\"err\" role=\"alert\">检索条件有误：{e(exc)}</p>", 400)
         hits = "".join(_hit_html(h) for h in result["hits"])
@@ -227,7 +230,7 @@ def create_app(es: Elasticsearch, alias: str, user: str) -> FastAPI:
         try:
             _, result = run_search(request)
         except IndexingError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"error": str(exc)}, status_code=502 if isinstance(exc, ClusterUnavailable) else 400)
         return JSONResponse(result)
 
     @app.get("/leads/{lead_id}", response_class=HTMLResponse)

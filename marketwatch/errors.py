@@ -21,6 +21,10 @@ class IndexingError(MarketwatchError):
     """The lead store could not be written or read."""
 
 
+class ClusterUnavailable(IndexingError):
+    """The search cluster did not answer or failed (5xx): not the caller's mistake, worth trying again later."""
+
+
 class NodeError(MarketwatchError):
     """The local search node could not be installed, started or stopped."""
 

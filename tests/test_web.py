@@ -118,6 +118,23 @@ def test_bad_query_is_400_with_the_message(client) -> None:  # noqa: ANN001
     assert r.status_code == 400 and "unknown search parameter" in r.json()["error"]
 
 
+def test_unreachable_cluster_is_a_502_that_says_so() -> None:
+    from socket import socket
+
+    from leads.store import connect
+
+    with socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = TestClient(create_app(connect(f"http://127.0.0.1:{port}", timeout=2), "mw-down", "web-tester"))
+    r = down.get("/", params={"text": "国家级"})
+    assert r.status_code == 502 and "检索服务暂不可用" in r.text and "cannot reach the search cluster" in r.text
+    assert "检索条件有误" not in r.text
+    r = down.get("/api/search", params={"text": "国家级"})
+    assert r.status_code == 502 and "cannot reach the search cluster" in r.json()["error"]
+    assert down.get("/leads/abc").status_code == 502
+
+
 def test_api_search_matches_the_query_model(client, es, alias) -> None:  # noqa: ANN001
     r = client.get("/api/search", params={"text": "根治", "min_score": "0.05", "platforms": "youpin"})
     assert r.status_code == 200

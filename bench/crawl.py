@@ -9,13 +9,14 @@ peak RSS of the last quarter of the pages over the peak of the first quarter, mi
 
 Prints a human summary, then as its LAST line one JSON object: ``bare_pages_per_s``, ``full_pages_per_s``, ``ratio``
 (full/bare), ``rss_growth`` (full crawl), page counts, peaks, durations, and CPU milliseconds per page of the crawler
-process, the demo site and the search node for each crawl: these move far less than pages/s when other work shares
-the machine, and say which part a change made cheaper.
+process, its garbage collector, the demo site and the search node for each crawl: these move far less than pages/s
+when other work shares the machine, and say which part a change made cheaper.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -95,6 +96,30 @@ class Sampler:
             self.samples.append((self.pages(), self.measure()))
 
 
+class GcTimer:
+    """Time the garbage collector spends in this process, by generation, from ``gc.callbacks``: a crawl allocates
+    millions of short-lived objects, and full collections over a growing heap are a cost no profiler names."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self.by_generation = [0.0, 0.0, 0.0]
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.process_time()
+        else:
+            spent = time.process_time() - self._t0
+            self.seconds += spent
+            self.collections[info["generation"]] += 1
+            self.by_generation[info["generation"]] += spent
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
+
+
 # -- workers (each in its own process) --------------------------------------------------------------------------------
 def _bare_worker(base_url: str) -> tuple[dict[str, Any], Any]:
     import scrapy
@@ -167,6 +192,7 @@ def worker(args: argparse.Namespace) -> int:
         return sum(int(c.stats.get_value("response_received_count", 0) or 0) for c in crawlers.values()
                    if c.stats is not None)
 
+    collector = GcTimer()
     sampler = Sampler(pages)
     t0, cpu0, main0 = time.perf_counter(), tree_cpu_s(os.getpid()), time.process_time()
     sampler.start()
@@ -175,12 +201,16 @@ def worker(args: argparse.Namespace) -> int:
     cpu_s = tree_cpu_s(os.getpid()) - cpu0  # with the worker processes it started
     main_cpu_s = time.process_time() - main0
     sampler.stop()
+    collector.stop()
     stats = {name: c.stats.get_stats() for name, c in crawlers.items()}
     result = {
         "pages": pages(),
         "seconds": seconds,
         "crawler_cpu_s": cpu_s,
         "crawl_process_cpu_s": main_cpu_s,
+        "gc_cpu_s": collector.seconds,
+        "gc_collections": collector.collections,
+        "gc_seconds_by_generation": [round(s, 2) for s in collector.by_generation],
         "items": sum(int(s.get("item_scraped_count", 0)) for s in stats.values()),
         "indexed": sum(int(s.get("marketwatch/index/indexed", 0)) for s in stats.values()),
         "rss_samples": sampler.samples,
@@ -212,7 +242,7 @@ def _measured(run: Any, node_cpu: Any) -> dict[str, Any]:
 def _cpu_ms_per_page(run: dict[str, Any]) -> dict[str, float]:
     pages = max(run["pages"], 1)
     return {part: round(1000 * run[f"{part}_cpu_s"] / pages, 2)
-            for part in ("crawler", "crawl_process", "site", "node")}
+            for part in ("crawler", "crawl_process", "gc", "site", "node")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,12 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         "indexing": bool(args.index),
         "bare_cpu_ms_per_page": _cpu_ms_per_page(bare),
         "full_cpu_ms_per_page": _cpu_ms_per_page(full),
+        "bare_gc_collections": bare["gc_collections"],
+        "full_gc_collections": full["gc_collections"],
+        "full_gc_seconds_by_generation": full["gc_seconds_by_generation"],
     }
     print(f"bare: {bare['pages']} pages in {bare['seconds']:.1f}s = {bare_rate:.1f} pages/s, peak RSS "
           f"{result['bare_peak_rss_mib']} MiB")
     print(f"full: {full['pages']} pages, {full['items']} items, {full['indexed']} indexed in {full['seconds']:.1f}s = "
           f"{full_rate:.1f} pages/s, peak RSS {result['full_peak_rss_mib']} MiB, growth {result['rss_growth']:.1%}")
-    print(f"CPU ms per page (crawler with its workers, crawl process alone, demo site, search node): bare {result['bare_cpu_ms_per_page']}, "
+    print(f"CPU ms per page (crawler with its workers, crawl process alone, its garbage collector, demo site, search node): bare {result['bare_cpu_ms_per_page']}, "
           f"full {result['full_cpu_ms_per_page']}")
     print(json.dumps(result))
     return 0

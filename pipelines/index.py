@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from itemadapter import ItemAdapter
+import attrs
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
@@ -43,7 +43,9 @@ class IndexPipeline:
         self.writer.open()
 
     def process_item(self, item):  # noqa: ANN001, ANN201
-        self.writer.add(lead_record(ItemAdapter(item).asdict(), item_kind(item)))
+        # A shallow dict of the (attrs) item: ``lead_record`` only reads it and no stage runs after this one, while
+        # ``ItemAdapter.asdict`` copies every nested value recursively (4% of the crawl thread in bench.crawl's profile).
+        self.writer.add(lead_record(attrs.asdict(item, recurse=False), item_kind(item)))
         return item
 
     def close_spider(self) -> None:

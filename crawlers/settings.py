@@ -97,6 +97,9 @@ MARKETWATCH_STATE_DIR = str(_mw.data_dir / "state")
 MARKETWATCH_EVIDENCE_PROCESSES = 1
 #: Worker processes that score batches beside the crawl (0: in the crawl thread; see pipelines.workers).
 MARKETWATCH_SCORE_PROCESSES = 1
+#: How many steps below the crawl the evidence and score workers run (``nice``): the crawl thread is the critical path,
+#: their batches can wait a few milliseconds (see pipelines.workers). 0 keeps them at the crawl's priority.
+MARKETWATCH_WORKER_NICE = 10
 #: Items scored together in one call of the model (batching is what keeps scoring cheap per item).
 MARKETWATCH_SCORE_BATCH = 64
 

@@ -53,20 +53,21 @@ def fetch_of(request: Request, response: Response, captured_at: str, *, profile:
 class EvidenceMiddleware:
     """Downloader middleware writing each response to the evidence store (see the module docstring for why here)."""
 
-    def __init__(self, store: EvidenceStore, crawler: Crawler | None = None, processes: int = 1) -> None:
+    def __init__(self, store: EvidenceStore, crawler: Crawler | None = None, processes: int = 1, nice: int = 0) -> None:
         self.store = store
         self.stats = crawler.stats if crawler is not None else None
         # Worker processes writing evidence (0: a thread of this process). Pages come in small batches: at a few
         # hundred pages a second, 10 ms gathers several without holding a page noticeably longer.
         self.batcher = workers.Batcher(capture_batch, (str(store.root),), key=("evidence",), processes=processes,
-                                       size=16, max_wait=0.01, on_lost=self._worker_lost)
+                                       size=16, max_wait=0.01, on_lost=self._worker_lost, nice=nice)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EvidenceMiddleware:
         root = crawler.settings.get("MARKETWATCH_EVIDENCE_DIR")
         if not root:
             raise NotConfigured("MARKETWATCH_EVIDENCE_DIR is not set; evidence capture is off")
-        return cls(EvidenceStore(Path(root)), crawler, crawler.settings.getint("MARKETWATCH_EVIDENCE_PROCESSES", 1))
+        return cls(EvidenceStore(Path(root)), crawler, crawler.settings.getint("MARKETWATCH_EVIDENCE_PROCESSES", 1),
+                   crawler.settings.getint("MARKETWATCH_WORKER_NICE", 0))
 
     async def process_response(self, request: Request, response: Response) -> Response:
         fetch = fetch_of(request, response, utc_now(), profile=request.meta.get("marketwatch_profile"),

@@ -34,14 +34,15 @@ def shared_scorer(model_dir: str) -> Scorer:
 
 class ScorePipeline:
     def __init__(self, scorer: Scorer, stats: Any = None, batch_size: int = 64, max_wait: float = 0.25, *,
-                 model_dir: str = "", processes: int = 0) -> None:
+                 model_dir: str = "", processes: int = 0, nice: int = 0) -> None:
         self.scorer = scorer
         self.stats = stats
         self.batch_size = batch_size
         # Worker processes scoring the batches (0: a thread of this process); each loads the model once.
         self.batcher = workers.Batcher(workers.score_batch, key=("score", model_dir), processes=processes,
                                        size=batch_size, max_wait=max_wait, initializer=workers.load_scorer,
-                                       initargs=(model_dir,), local=scorer.score_many, on_lost=self._worker_lost)
+                                       initargs=(model_dir,), local=scorer.score_many, on_lost=self._worker_lost,
+                                       nice=nice)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ScorePipeline:
@@ -49,7 +50,8 @@ class ScorePipeline:
         # Loaded here even with workers: a model that is missing or made by another scikit-learn version must stop
         # the crawl before its first request, with the registry's message, not fail in a worker later.
         return cls(shared_scorer(model_dir), crawler.stats, crawler.settings.getint("MARKETWATCH_SCORE_BATCH", 64),
-                   model_dir=model_dir, processes=crawler.settings.getint("MARKETWATCH_SCORE_PROCESSES", 1))
+                   model_dir=model_dir, processes=crawler.settings.getint("MARKETWATCH_SCORE_PROCESSES", 1),
+                   nice=crawler.settings.getint("MARKETWATCH_WORKER_NICE", 0))
 
     async def process_item(self, item):  # noqa: ANN001, ANN201
         adapter = ItemAdapter(item)

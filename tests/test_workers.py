@@ -101,3 +101,14 @@ def test_evidence_that_cannot_be_written_is_counted_and_the_pages_go_on(demo_sit
     stats = json.loads(stats_path.read_text("utf-8"))["youpin"]
     assert stats["marketwatch/evidence/failed"] == stats["response_received_count"]
     assert "evidence not written for" in proc.stderr
+
+
+def test_pool_workers_run_below_the_crawls_priority() -> None:
+    from pipelines import workers
+
+    key = ("test-nice", os.getpid())
+    executor = workers.pool(key, 1, nice=5)
+    try:
+        assert executor.submit(os.nice, 0).result(timeout=60) == os.nice(0) + 5
+    finally:
+        workers.discard(key, executor)

@@ -91,3 +91,26 @@ def test_verify_command_finds_the_tampered_lead(es_url, es, alias, demo_site, tm
     other_id = sorted(leads)[1]
     ok = cli("evidence", "verify", other_id)
     assert ok.returncode == 0 and f"OK {other_id}" in ok.stdout
+
+
+def test_a_batch_is_written_together_and_a_failed_file_stays_with_its_fetch(tmp_path: Path) -> None:
+    import hashlib
+
+    store = EvidenceStore(tmp_path)
+    shot = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64
+    digest = hashlib.sha256(shot).hexdigest()
+    (tmp_path / "png").mkdir()
+    (tmp_path / "png" / digest[:2]).write_text("a file where the screenshot's folder should be")
+    fetches = []
+    for i in range(3):
+        url = f"http://shop.test/item/{i}"
+        response = HtmlResponse(url, body=f"<h1>商品 {i}</h1>".encode(), request=Request(url))
+        fetches.append(fetch_of(Request(url), response, "2026-01-01T00:00:00.000Z", profile="shop",
+                                screenshot=shot if i == 1 else None))
+    out = store.capture_many(fetches)
+    assert isinstance(out[1], OSError)  # its screenshot could not be stored: that fetch, and only it, fails
+    assert [store.verify(out[0]), store.verify(out[2])] == [[], []]
+    assert out[0]["warc_path"] != out[2]["warc_path"]
+    for refs in (out[0], out[2]):
+        assert oct((tmp_path / refs["warc_path"]).stat().st_mode)[-3:] == "444"
+    assert not [p for p in tmp_path.rglob(".tmp-*")]  # no temporary file left behind

@@ -60,9 +60,9 @@ def _write_all(files: list[tuple[Path, bytes]]) -> dict[Path, OSError]:
     """Write each (path, bytes) once — a path that exists already holds these bytes (content-addressed) — through a
     read-only temporary file renamed into place; return the paths that could not be written, with their error.
 
-    In three passes so the batch is durable at the cost of two journal commits, not one per file: write every
-    temporary file, fsync them (the first fsync commits them all; the rest find their data on disk), rename, then
-    fsync each directory so the new names survive a crash too.
+    Pass by pass, so the batch is durable at the cost of about two journal commits, not one per file: write every
+    temporary file, fsync them (the first fsync commits them all; the rest find their data on disk), rename them,
+    then fsync each directory so the new names survive a crash too.
     """
     failed: dict[Path, OSError] = {}
     pending: list[tuple[Path, str, int]] = []

@@ -74,6 +74,8 @@ ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.dedupe.DedupePipeline": 200,
     "pipelines.score.ScorePipeline": 400,
+    # Waits for the item's evidence to be on disk (written meanwhile by the downloader middleware's worker).
+    "pipelines.evidence.EvidencePipeline": 700,
     "pipelines.index.IndexPipeline": 800,
 }
 

@@ -37,9 +37,10 @@ def cmd_demo_site(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
     from crawlers.run import run_crawl
 
-    overrides: dict[str, Any] = {} if args.index else {"ITEM_PIPELINES": {
-        "pipelines.normalize.NormalizePipeline": 100, "pipelines.dedupe.DedupePipeline": 200,
-        "pipelines.score.ScorePipeline": 400}}
+    from crawlers.settings import ITEM_PIPELINES
+
+    overrides: dict[str, Any] = {} if args.index else {
+        "ITEM_PIPELINES": {k: v for k, v in ITEM_PIPELINES.items() if k != "pipelines.index.IndexPipeline"}}
     if not args.throttle:
         overrides["AUTOTHROTTLE_ENABLED"] = False
     overrides["LOG_LEVEL"] = args.log_level

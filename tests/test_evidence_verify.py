@@ -114,3 +114,27 @@ def test_a_batch_is_written_together_and_a_failed_file_stays_with_its_fetch(tmp_
     for refs in (out[0], out[2]):
         assert oct((tmp_path / refs["warc_path"]).stat().st_mode)[-3:] == "444"
     assert not [p for p in tmp_path.rglob(".tmp-*")]  # no temporary file left behind
+
+
+def test_items_wait_for_their_capture_and_their_shop_pages_before_they_are_stored() -> None:
+    from twisted.internet import defer
+    from twisted.internet import reactor  # noqa: F401 - installs the default reactor, as a crawl process does
+
+    from crawlers.items import ListingItem
+    from pipelines.evidence import PENDING, EvidencePipeline, PendingCapture
+
+    own, shop = defer.Deferred(), defer.Deferred()
+    item = ListingItem(url="http://shop.test/item/1", platform="shop",
+                       evidence={"captured_at": "2026-01-01T00:00:00.000Z", PENDING: PendingCapture(own)})
+    item.evidence["shop_page"] = {"captured_at": "2026-01-01T00:00:01.000Z", PENDING: PendingCapture(shop)}
+    done = defer.Deferred.fromCoroutine(EvidencePipeline().process_item(item))
+    assert not done.called  # the page's WARC is still being written
+    own.callback({"warc_path": "warc/aa/a.warc.gz", "warc_sha256": "a", "body_sha256": "b",
+                  "captured_at": "2026-01-01T00:00:00.000Z"})
+    assert not done.called  # and the shop page's
+    shop.callback({"warc_path": "warc/bb/b.warc.gz", "warc_sha256": "c", "body_sha256": "d", "host": "h",
+                   "captured_at": "2026-01-01T00:00:01.000Z"})
+    assert done.called and done.result is item
+    assert item.evidence == {"warc_path": "warc/aa/a.warc.gz", "warc_sha256": "a", "body_sha256": "b",
+                             "captured_at": "2026-01-01T00:00:00.000Z",
+                             "shop_page": {"warc_path": "warc/bb/b.warc.gz", "warc_sha256": "c", "body_sha256": "d"}}

@@ -266,8 +266,9 @@ class ProfileSpider(scrapy.Spider):
         item.shop_operator = item.shop_operator or shop.get("shop_operator")
         item.shop_licence = item.shop_licence or shop.get("shop_licence")
         if shop.get("shop_page_evidence") and item.evidence is not None:
-            page_ev = shop["shop_page_evidence"]
-            item.evidence["shop_page"] = {k: page_ev.get(k) for k in ("warc_path", "warc_sha256", "body_sha256")}
+            # The shop page's evidence as the downloader left it (its capture may still be in writing): the
+            # evidence stage keeps the references a listing needs once it is on disk.
+            item.evidence["shop_page"] = shop["shop_page_evidence"]
         return item
 
     # -- accounting -----------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class EvidenceMiddleware:
         d.addCallbacks(self._written, self._not_written, errbackArgs=(fetch,))
         capture = PendingCapture(d)
         self._outstanding.add(capture)
-        capture.wait().addBoth(lambda _: self._outstanding.discard(capture))
+        d.addCallback(lambda _: self._outstanding.discard(capture))
         request.meta["evidence"] = {"captured_at": fetch.captured_at, PENDING: capture}
         return response
 

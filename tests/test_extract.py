@@ -58,6 +58,24 @@ def test_attribute_and_xpath_sources(page: PageContent) -> None:
     assert out["shop_url"] == "http://shop.test/shop/9?from=item"  # URL fields are made absolute
 
 
+def test_selector_sources_match_parsel(page: PageContent) -> None:
+    """Sources are read on the lxml tree directly; they must find what parsel's own selectors find."""
+    sel = page.selector
+    for kind, expr in (("css", "div.desc"), ("css", "h1::text"), ("css", "a::attr(href)"), ("xpath", "//a/@href"),
+                       ("xpath", "//div[re:test(@class, '^de')]"), ("xpath", "count(//a)")):
+        found = sel.css(expr) if kind == "css" else sel.xpath(expr)
+        expected = [" ".join((n.xpath(".//text()[not(ancestor::script)]").getall() if not isinstance(n.root, str)
+                              else [n.root])).split() for n in found if not isinstance(n.root, float)]
+        got = [v.split() for v in fields_module.read_source(page, f"{kind}:{expr}", many=True)]
+        assert got == [e for e in expected if e], (kind, expr)
+
+
+@pytest.mark.parametrize("source", ["css:div[", "xpath://div[", "xpath:foo(//a)"])
+def test_a_bad_selector_is_a_clear_extraction_error(page: PageContent, source: str) -> None:
+    with pytest.raises(ExtractionError, match="selector"):
+        extract_fields(page, {"title": [source]})
+
+
 def test_missing_fields_are_left_out(page: PageContent) -> None:
     assert extract_fields(page, {"shop_licence": ["css:span.licence", "jsonld:nothing"]}) == {}
 

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from leads import cli_crawl, cli_leads, cli_model
 from leads.cli_crawl import print_crawl_summary
 from leads.cli_leads import print_lead_line
-from marketwatch.config import Settings, load_settings
+from marketwatch.config import Settings, configured, load_settings
 from marketwatch.errors import MarketwatchError
 
 DEMO_PROFILES = ("youpin", "taole")
@@ -52,7 +52,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Node → demo marketplace → crawl → score → index → the top leads, in one go."""
     from crawlers.run import run_crawl
     from demo.site import start_demo_site
-    from leads.indices import require_current
+    from leads.indices import ensure_store, require_current
     from leads.search import LeadQuery, search
     from leads.store import connect
 
@@ -61,7 +61,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         url = _node(settings).start()
         settings = replace(settings, es_url=url)
         print(f"search node: {url}", flush=True)
-    require_current(connect(settings.es_url, timeout=10), settings.index_alias)
+    es = connect(settings.es_url, timeout=10)
+    # The demo ends in a search: a cluster it cannot reach is a clear error now, not a traceback after the crawl
+    # (a plain crawl spools instead and goes on).
+    ensure_store(es, settings.index_alias)
+    require_current(es, settings.index_alias)
     try:
         site_cm = start_demo_site(port=args.port, seed=args.seed)
     except OSError:
@@ -76,7 +80,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         crawl_s = time.perf_counter() - t1
     print("\n== crawl ==")
     print_crawl_summary(stats, crawl_s)
-    es = connect(settings.es_url)
     es.indices.refresh(index=settings.index_alias)
     top = search(es, settings.index_alias, LeadQuery(size=10))
     print(f"\n== top 10 of {top['total']} leads ==")
@@ -121,10 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import os
-
-    args.es_url_given = "MARKETWATCH_ES_URL" in os.environ
     try:
+        # A cluster named in marketwatch.toml counts as much as one in MARKETWATCH_ES_URL (``demo`` uses it as given).
+        args.es_url_given = "es_url" in configured()
         settings = load_settings()
         return args.func(args, settings)
     except MarketwatchError as exc:

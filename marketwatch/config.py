@@ -58,8 +58,11 @@ def _coerce(name: str, raw: object, default: object) -> object:
     return str(raw)
 
 
-def load_settings(env: dict[str, str] | None = None, toml_path: Path | None = None) -> Settings:
-    """Settings from defaults, then the TOML file, then ``MARKETWATCH_*`` variables (the last one wins)."""
+def configured(env: dict[str, str] | None = None, toml_path: Path | None = None) -> dict[str, object]:
+    """The settings someone set (the TOML file, then ``MARKETWATCH_*`` variables; the last one wins), unparsed.
+
+    Commands that pick a default on the user's behalf (``demo`` starts the local node unless an ``es_url`` is
+    configured) ask this rather than compare with the defaults: a configured value may equal a default."""
     env = dict(os.environ if env is None else env)
     values: dict[str, object] = {}
     path = toml_path or Path(env.get(PREFIX + "CONFIG", "marketwatch.toml"))
@@ -76,5 +79,10 @@ def load_settings(env: dict[str, str] | None = None, toml_path: Path | None = No
     unknown = set(values) - {f.name for f in fields(Settings)}
     if unknown:
         raise ConfigError(f"unknown settings {sorted(unknown)}; known: {[f.name for f in fields(Settings)]}")
+    return values
+
+
+def load_settings(env: dict[str, str] | None = None, toml_path: Path | None = None) -> Settings:
+    """Settings from defaults, then the TOML file, then ``MARKETWATCH_*`` variables (the last one wins)."""
     base = Settings()
-    return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in values.items()})
+    return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in configured(env, toml_path).items()})

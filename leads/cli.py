@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from leads import cli_crawl, cli_leads, cli_model
 from leads.cli_crawl import print_crawl_summary
 from leads.cli_leads import print_lead_line
-from marketwatch.config import Settings, configured, load_settings
+from marketwatch.config import Settings, configured, settings_from
 from marketwatch.errors import MarketwatchError
 
 DEMO_PROFILES = ("youpin", "taole")
@@ -125,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        values = configured()
         # A cluster named in marketwatch.toml counts as much as one in MARKETWATCH_ES_URL (``demo`` uses it as given).
-        args.es_url_given = "es_url" in configured()
-        settings = load_settings()
+        args.es_url_given = "es_url" in values
+        settings = settings_from(values)
         return args.func(args, settings)
     except MarketwatchError as exc:
         print(f"marketwatch {args.command}: {exc}", file=sys.stderr)

@@ -82,7 +82,12 @@ def configured(env: dict[str, str] | None = None, toml_path: Path | None = None)
     return values
 
 
+def settings_from(values: dict[str, object]) -> Settings:
+    """The defaults with ``values`` (from :func:`configured`) parsed over them."""
+    base = Settings()
+    return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in values.items()})
+
+
 def load_settings(env: dict[str, str] | None = None, toml_path: Path | None = None) -> Settings:
     """Settings from defaults, then the TOML file, then ``MARKETWATCH_*`` variables (the last one wins)."""
-    base = Settings()
-    return replace(base, **{k: _coerce(k, v, getattr(base, k)) for k, v in configured(env, toml_path).items()})
+    return settings_from(configured(env, toml_path))

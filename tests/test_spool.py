@@ -102,11 +102,13 @@ def test_node_killed_mid_crawl_loses_nothing_and_writes_each_lead_once(tmp_path:
             expected = {t["url"] for t in truth(site.base_url, seed=11, scale=3)}
             crawl = subprocess.Popen(_crawl_cmd(site.base_url), env=env, cwd=REPO, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
-            # Kill the node as soon as the first leads have arrived: the crawl is then in full swing.
+            # Kill the node as soon as the first leads have arrived: the crawl is then in full swing. Indexing stats
+            # count them at once; a count waits for a refresh, by when a crawl this small may have written them all.
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and crawl.poll() is None:
                 try:
-                    if es.options(ignore_status=404).count(index=alias).get("count", 0) > 0:
+                    stats = es.options(ignore_status=404).indices.stats(index=alias, metric="indexing")
+                    if stats.get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0) > 0:
                         break
                 except Exception:  # noqa: BLE001 - the index may not exist yet
                     pass
